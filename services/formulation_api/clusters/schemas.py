@@ -1,0 +1,22 @@
+from datetime import date
+
+from pydantic import Field
+
+from shared.schemas import RequestModel, ResponseModel
+
+
+class ClusterPut(RequestModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Seacroft & Manston"])
+    res_start: date | None = Field(
+        description="First month of the RES team's work (YYYY-MM-DD); null for a cluster without RES",
+        examples=["2017-10-01"],
+    )
+    co_located: bool = Field(False, description="RES team co-located with cluster services")
+
+
+class ClusterOut(ResponseModel):
+    code: str
+    name: str
+    res_start: date | None
+    co_located: bool
+    revision: int

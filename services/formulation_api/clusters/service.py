@@ -1,0 +1,32 @@
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.formulation_api.clusters import repository
+from services.formulation_api.clusters.models import Cluster
+from services.formulation_api.clusters.schemas import ClusterPut
+from shared import audit
+from shared.auth import Principal
+from shared.outbox import emit
+
+
+async def upsert(
+    session: AsyncSession, actor: Principal, code: str, body: ClusterPut
+) -> tuple[Cluster, bool]:
+    """Create or replace a cluster and tell the other services. Returns (cluster, created)."""
+    cluster = await repository.get(session, code, for_update=True)
+    created = cluster is None
+    if cluster is None:
+        cluster = Cluster(code=code, revision=1, **body.model_dump())
+        session.add(cluster)
+    else:
+        for key, value in body.model_dump().items():
+            setattr(cluster, key, value)
+        cluster.revision += 1
+    await session.flush()
+    await audit.record(session, actor, "create" if created else "update", "cluster", code)
+    await emit(
+        session,
+        "cluster.upserted",
+        subject_id=code,
+        payload={"cluster_code": code, "res_start": body.res_start, "co_located": body.co_located},
+    )
+    return cluster, created

@@ -1,0 +1,231 @@
+"""The app factory every service uses: health, readiness, metrics, docs, errors, auth, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import fastapi
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import Authenticator
+from shared.context import current_request_id
+from shared.db import create_engine, create_sessionmaker, infra_for
+from shared.errors import PROBLEM_JSON, Problem
+from shared.http import UnitOfWorkRoute
+from shared.logs import configure_logging
+from shared.observability import RequestContextMiddleware, ServiceMetrics
+from shared.queues import queue_name
+from shared.settings import ServiceSettings
+
+log = logging.getLogger("rethink.app")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc",
+                          "/docs/oauth2-redirect"})
+
+
+@dataclass
+class ServiceSpec:
+    name: str  # formulation | goals | metrics
+    schema: str
+    title: str
+    description: str
+    routers: Sequence[fastapi.APIRouter]
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    version: str = "0.1.0"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    body = problem.body(instance=str(request.url.path) if request else None)
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
+                        headers=problem.headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        errors.append(
+            {"field": ".".join(loc), "rule": err.get("type", "invalid"), "message": err.get("msg", "")}
+        )
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        first = errors[0] if errors else {"field": None, "rule": "invalid", "message": ""}
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
+        return problem_response(
+            Problem(422, detail=detail, rule=first["rule"], field=first["field"], errors=errors),
+            request,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            Problem(exc.status_code, detail=str(exc.detail) if exc.detail else None,
+                    headers=dict(exc.headers or {})),
+            request,
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return problem_response(
+            Problem(500, detail="an unexpected error occurred; quote the request id", rule="internal"),
+            request,
+        )
+
+
+async def _outbox_and_queue_stats(app: FastAPI) -> None:
+    spec: ServiceSpec = app.state.spec
+    metrics: ServiceMetrics = app.state.metrics
+    outbox = infra_for(spec.schema).outbox
+    async with app.state.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(func.count(), func.min(outbox.c.occurred_at)).where(
+                    outbox.c.published_at.is_(None)
+                )
+            )
+        ).one()
+    pending, oldest = row
+    metrics.outbox_pending.labels(spec.name).set(pending)
+    metrics.outbox_lag.labels(spec.name).set(
+        0 if oldest is None else max(0.0, time.time() - oldest.timestamp())
+    )
+    queue = queue_name(app.state.settings.queue_prefix, spec.name)
+    redis: aioredis.Redis = app.state.redis
+    depth = await redis.zcard(queue)
+    metrics.queue_depth.labels(spec.name).set(depth)
+    first = await redis.zrange(queue, 0, 0, withscores=True)
+    lag = max(0.0, time.time() - first[0][1] / 1000) if first else 0.0
+    metrics.consumer_lag.labels(spec.name).set(lag)
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.require_database_url(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine, service=spec.name, schema=spec.schema)
+        app.state.redis = aioredis.from_url(
+            settings.require_redis_url(), socket_timeout=2, socket_connect_timeout=2
+        )
+        log.info("started", extra={"service": spec.name})
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version=spec.version,
+        openapi_tags=[
+            *spec.tags,
+            {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
+        ],
+        lifespan=lifespan,
+    )
+    app.state.spec = spec
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings)
+    app.state.metrics = ServiceMetrics(spec.name)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and Redis reachable")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(3):
+                async with app.state.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            async with asyncio.timeout(3):
+                await app.state.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        if ok:
+            return JSONResponse({"status": "ready", "checks": checks})
+        problem = Problem(503, detail="a dependency is unavailable", rule="not_ready", checks=checks)
+        return problem_response(problem)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
+             response_class=PlainTextResponse)
+    async def metrics_endpoint() -> PlainTextResponse:
+        try:
+            async with asyncio.timeout(3):
+                await _outbox_and_queue_stats(app)
+        except Exception as exc:  # metrics must answer even when a dependency is down
+            log.warning("backbone stats unavailable", extra={"error": type(exc).__name__})
+        return PlainTextResponse(
+            generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    for router in spec.routers:
+        app.include_router(router)
+    _check_routes(app)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
+                       "X-Request-ID"],
+        expose_headers=["ETag", "X-Request-ID", "Idempotent-Replayed", "Location"],
+    )
+    app.add_middleware(
+        RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    return app
+
+
+def _check_routes(app: FastAPI) -> None:
+    """Fail at start-up, not in production, if a route skips the unit of work."""
+    for route in app.routes:
+        if isinstance(route, fastapi.routing.APIRoute) and route.path not in PUBLIC_PATHS:
+            if not isinstance(route, UnitOfWorkRoute):
+                raise RuntimeError(
+                    f"{route.path} must be declared on shared.http.APIRouter (unit of work)"
+                )
+
+
+__all__ = ["PUBLIC_PATHS", "HTTPStatus", "ServiceSpec", "create_app", "problem_response"]

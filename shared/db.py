@@ -1,0 +1,144 @@
+"""Database plumbing: per-service declarative bases, engines, sessions and the infra tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+@dataclass(frozen=True)
+class InfraTables:
+    """The backbone tables every service has in its own schema."""
+
+    schema: str
+    outbox: Table
+    processed_events: Table
+    audit_log: Table
+    idempotency_keys: Table
+
+
+def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
+    ts = DateTime(timezone=True)
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("type", String(100), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("occurred_at", ts, nullable=False),
+        Column("subject_id", String(100), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("published_at", ts, nullable=True),
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+    processed = Table(
+        "processed_events",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("occurred_at", ts, nullable=False),
+        Column("processed_at", ts, nullable=False, server_default=func.now()),
+    )
+    audit = Table(
+        "audit_log",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("occurred_at", ts, nullable=False, server_default=func.now()),
+        Column("actor", String(200), nullable=False),
+        Column("role", String(40), nullable=False),
+        Column("action", String(20), nullable=False),
+        Column("resource_type", String(60), nullable=False),
+        Column("resource_id", String(100), nullable=False),
+        Column("request_id", String(64), nullable=True),
+        Index("ix_audit_log_resource", "resource_type", "resource_id"),
+    )
+    idem = Table(
+        "idempotency_keys",
+        metadata,
+        Column("actor", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("content_type", String(100), nullable=False),
+        Column("response_body", LargeBinary, nullable=False),
+        Column("created_at", ts, nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("actor", "key"),
+    )
+    return InfraTables(schema, outbox, processed, audit, idem)
+
+
+_INFRA: dict[str, InfraTables] = {}
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base bound to one service schema, with the infra tables already on it."""
+    metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+    class Base(DeclarativeBase):
+        pass
+
+    Base.metadata = metadata
+    Base.__name__ = f"{schema.title()}Base"
+    _INFRA[schema] = _infra_tables(metadata, schema)
+    return Base
+
+
+def infra_for(schema: str) -> InfraTables:
+    return _INFRA[schema]
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+    )
+
+
+def create_sessionmaker(
+    engine: AsyncEngine, *, service: str, schema: str
+) -> async_sessionmaker[AsyncSession]:
+    info: dict[str, Any] = {"service": service, "infra": infra_for(schema)}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+def session_infra(session: AsyncSession) -> InfraTables:
+    infra = session.info.get("infra")
+    if infra is None:
+        raise RuntimeError("session was not created by shared.db.create_sessionmaker")
+    return infra  # type: ignore[no-any-return]
+
+
+def session_service(session: AsyncSession) -> str:
+    return str(session.info["service"])

@@ -1,0 +1,18 @@
+"""Annotated dependency aliases used by routers (swapped in tests through app.state)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def _request_session(request: Request) -> AsyncSession:
+    session = getattr(request.state, "db", None)
+    if session is None:
+        raise RuntimeError("DbSession used outside a shared.http.APIRouter route")
+    return session  # type: ignore[no-any-return]
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session)]

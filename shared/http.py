@@ -1,0 +1,163 @@
+"""Request boundary: one session per request, committed only on success, with Idempotency-Key replay."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import fastapi
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import authenticate
+from shared.db import session_infra
+from shared.errors import Problem
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Opens the request's session, and commits it only when the route answered 2xx/3xx."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            async with request.app.state.sessionmaker() as session:
+                request.state.db = session
+                claim = await _claim_idempotency_key(request, session)
+                if isinstance(claim, Response):
+                    return claim
+                try:
+                    response = await original(request)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if response.status_code >= 400:
+                    await session.rollback()
+                    return response
+                if claim is not None:
+                    await _store_idempotent_response(session, claim, response)
+                await session.commit()
+                return response
+
+        return handler
+
+
+class APIRouter(fastapi.APIRouter):
+    """The project's router: every route runs inside a unit of work."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", UnitOfWorkRoute)
+        super().__init__(**kwargs)
+
+
+class _Claim:
+    def __init__(self, actor: str, key: str) -> None:
+        self.actor = actor
+        self.key = key
+
+
+async def _claim_idempotency_key(request: Request, session: AsyncSession) -> _Claim | Response | None:
+    """Reserve the key in this transaction, or replay the response stored for it.
+
+    The row is inserted before the work, so a concurrent retry with the same key waits on the row
+    lock and then sees the committed response instead of doing the work twice.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if request.method != "POST" or key is None:
+        return None
+    if not _KEY_RE.match(key):
+        raise Problem(
+            422,
+            detail="Idempotency-Key must be 1-200 characters of letters, digits, '_', '.', ':' or '-'",
+            rule="idempotency_key_format",
+            field="header.Idempotency-Key",
+        )
+    principal = await authenticate(request)
+    body = await request.body()
+    digest = hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest()
+    table = session_infra(session).idempotency_keys
+    inserted = await session.execute(
+        insert(table)
+        .values(
+            actor=principal.sub,
+            key=key,
+            request_hash=digest,
+            status_code=0,
+            content_type="",
+            response_body=b"",
+        )
+        .on_conflict_do_nothing()
+        .returning(table.c.key)
+    )
+    if inserted.first() is not None:
+        request.state.idempotency_hash = digest
+        return _Claim(principal.sub, key)
+    row = (
+        await session.execute(
+            select(table).where(table.c.actor == principal.sub, table.c.key == key)
+        )
+    ).one()
+    await session.rollback()
+    if row.request_hash != digest:
+        raise Problem(
+            422,
+            detail="this Idempotency-Key was already used with a different request body or path",
+            rule="idempotency_key_reused",
+            field="header.Idempotency-Key",
+        )
+    return Response(
+        content=row.response_body,
+        status_code=row.status_code,
+        media_type=row.content_type,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def _store_idempotent_response(session: AsyncSession, claim: _Claim, response: Response) -> None:
+    table = session_infra(session).idempotency_keys
+    body = getattr(response, "body", b"")
+    await session.execute(
+        table.update()
+        .where(table.c.actor == claim.actor, table.c.key == claim.key)
+        .values(
+            status_code=response.status_code,
+            content_type=response.headers.get("content-type", "application/json"),
+            response_body=bytes(body),
+        )
+    )
+
+
+def etag_for(version: object) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(request: Request, current: object, *, required: bool = True) -> None:
+    """Optimistic concurrency: a stale If-Match is 412, a missing one (when required) is 428."""
+    header = request.headers.get("if-match")
+    if header is None:
+        if required:
+            raise Problem(
+                428,
+                detail="send If-Match with the ETag you last read",
+                rule="if_match_required",
+                field="header.If-Match",
+            )
+        return
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" in wanted or etag_for(current) in wanted:
+        return
+    raise Problem(
+        412,
+        detail="the resource changed since you read it; fetch it again and reapply your change",
+        rule="stale_etag",
+        field="header.If-Match",
+        current_etag=etag_for(current),
+    )

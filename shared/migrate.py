@@ -1,0 +1,46 @@
+"""Programmatic Alembic: upgrade every service branch (what `rethink migrate` runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from shared.registry import SERVICE_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(service: str, database_url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    # Each service's revisions form their own lineage with its own version table, so Alembic
+    # must only see that service's folder (otherwise the other heads look unapplied).
+    cfg.set_main_option("version_locations", str(ROOT / "migrations" / "versions" / service))
+    cfg.attributes["service"] = service
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def migrate_all(database_url: str, services: tuple[str, ...] = SERVICE_NAMES) -> None:
+    """Blocking (Alembic runs its own event loop): call from a thread inside async code."""
+    for service in services:
+        command.upgrade(alembic_config(service, database_url), f"{service}@head")
+
+
+def make_revision(service: str, database_url: str, message: str) -> None:
+    """Autogenerate the next revision of one service from its models (needs a migrated database)."""
+    cfg = alembic_config(service, database_url)
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    command.upgrade(cfg, f"{service}@head") if heads else None
+    command.revision(
+        cfg,
+        message=message,
+        autogenerate=True,
+        head="base" if not heads else f"{service}@head",
+        branch_label=service if not heads else None,
+        version_path=str(ROOT / "migrations" / "versions" / service),
+    )

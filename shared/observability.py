@@ -1,0 +1,152 @@
+"""Prometheus metrics and the ASGI middleware that gives every response a request id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.context import request_id_var
+from shared.errors import PROBLEM_JSON, Problem
+
+log = logging.getLogger("rethink.http")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class ServiceMetrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "rethink_http_requests_total",
+            "HTTP requests by route template and status",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rethink_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["service", "method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "rethink_outbox_pending_events", "Committed events not yet relayed", ["service"],
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "rethink_outbox_lag_seconds", "Age of the oldest unrelayed event", ["service"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "rethink_consumer_queue_depth", "Events waiting in this service's consumer queue",
+            ["service"], registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "rethink_consumer_lag_seconds", "Age of the oldest event waiting for this consumer",
+            ["service"], registry=self.registry,
+        )
+        self.service = service
+
+
+class RequestContextMiddleware:
+    """Request id, access log line, metrics, and the body-size limit, for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            length = _header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await _send_problem(send_with_id, _too_large(self.max_body_bytes))
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except _BodyTooLarge:
+                await _send_problem(send_with_id, _too_large(self.max_body_bytes))
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - start
+            method = scope.get("method", "")
+            status = status_holder["status"]
+            self.metrics.requests.labels(self.metrics.service, method, template, str(status)).inc()
+            self.metrics.latency.labels(self.metrics.service, method, template).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "service": self.metrics.service,
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, detail=f"request body exceeds {limit} bytes", rule="body_too_large")
+
+
+async def _send_problem(send: Send, problem: Problem) -> None:
+    import json
+
+    body = json.dumps(problem.body()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> Any:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None

@@ -1,0 +1,152 @@
+"""The relay: moves committed outbox rows to the consumers' arq queues.
+
+One relay per producer holds a transaction-scoped advisory lock while it works, so several relay
+processes can run (for availability) without interleaving: rows leave in outbox id order, and a row
+is marked published in the same transaction that held the lock. A crash after enqueueing but before
+that commit re-sends the rows; arq's job id and the consumers' processed-events table absorb it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from datetime import UTC, datetime
+
+import asyncpg
+from arq.connections import ArqRedis
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import infra_for
+from shared.events import CATALOGUE, EventEnvelope
+from shared.outbox import notify_channel
+from shared.queues import job_id, queue_name
+from shared.settings import plain_url
+
+log = logging.getLogger("rethink.relay")
+HANDLE_EVENT = "handle_event"
+
+
+def _lock_key(schema: str) -> int:
+    return zlib.crc32(f"rethink-relay:{schema}".encode())
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        schema: str,
+        engine: AsyncEngine,
+        redis: ArqRedis,
+        queue_prefix: str,
+        batch_size: int = 500,
+    ) -> None:
+        self.service = service
+        self.schema = schema
+        self.engine = engine
+        self.redis = redis
+        self.queue_prefix = queue_prefix
+        self.batch_size = batch_size
+        self.outbox = infra_for(schema).outbox
+
+    async def run_once(self) -> int:
+        """Relay one batch. Returns how many events were published (0 if another relay holds the lock)."""
+        async with self.engine.connect() as conn, conn.begin():
+            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(self.schema))))
+            if not locked:
+                return 0
+            rows = (
+                await conn.execute(
+                    select(self.outbox)
+                    .where(self.outbox.c.published_at.is_(None))
+                    .order_by(self.outbox.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            for row in rows:
+                await self._enqueue(row)
+            await conn.execute(
+                update(self.outbox)
+                .where(self.outbox.c.id.in_([r.id for r in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        return len(rows)
+
+    async def _enqueue(self, row: object) -> None:
+        envelope = EventEnvelope(
+            event_id=row.event_id,  # type: ignore[attr-defined]
+            type=row.type,  # type: ignore[attr-defined]
+            version=row.version,  # type: ignore[attr-defined]
+            occurred_at=row.occurred_at,  # type: ignore[attr-defined]
+            producer=self.service,  # type: ignore[arg-type]
+            subject_id=row.subject_id,  # type: ignore[attr-defined]
+            payload=row.payload,  # type: ignore[attr-defined]
+        )
+        spec = CATALOGUE.get(envelope.type)
+        consumers = spec.consumers if spec else ()
+        data = envelope.model_dump(mode="json")
+        for consumer in consumers:
+            await self.redis.enqueue_job(
+                HANDLE_EVENT,
+                data,
+                _job_id=job_id(consumer, envelope.event_id),
+                _queue_name=queue_name(self.queue_prefix, consumer),
+            )
+
+    async def drain(self) -> int:
+        total = 0
+        while (n := await self.run_once()) > 0:
+            total += n
+        return total
+
+    async def run_forever(self, *, poll_seconds: float, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set: woken by NOTIFY at commit, with a poll as the safety net."""
+        wake = asyncio.Event()
+        listener: asyncpg.Connection | None = None
+        backoff = 0.5
+        while not stop.is_set():
+            if listener is None or listener.is_closed():
+                listener = await self._listen(wake)
+            try:
+                await self.drain()
+                backoff = 0.5
+            except Exception as exc:  # Redis or PostgreSQL down: keep rows, retry later
+                log.warning(
+                    "relay paused", extra={"service": self.service, "error": type(exc).__name__}
+                )
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_seconds):
+                    stop_task = asyncio.ensure_future(stop.wait())
+                    wake_task = asyncio.ensure_future(wake.wait())
+                    try:
+                        await asyncio.wait({stop_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        stop_task.cancel()
+                        wake_task.cancel()
+        if listener is not None and not listener.is_closed():
+            await listener.close()
+
+    async def _listen(self, wake: asyncio.Event) -> asyncpg.Connection | None:
+        try:
+            url = plain_url(self.engine.url.render_as_string(hide_password=False))
+            conn = await asyncpg.connect(url, timeout=5)
+            await conn.add_listener(notify_channel(self.schema), lambda *_: wake.set())
+            return conn
+        except Exception as exc:
+            log.warning("relay listen failed", extra={"service": self.service, "error": type(exc).__name__})
+            return None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()

@@ -1,0 +1,77 @@
+"""Typed settings shared by every service; each service subclasses this once."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def asyncpg_url(url: str) -> str:
+    """SQLAlchemy wants the driver in the scheme; operators paste plain postgres URLs."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+def plain_url(url: str) -> str:
+    """asyncpg itself (LISTEN, COPY) wants the URL without the SQLAlchemy driver part."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RETHINK_", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("RETHINK_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("RETHINK_REDIS_URL", "REDIS_URL")
+    )
+    data_dir: Path = Path(".rethink")
+    host: str = "127.0.0.1"
+
+    # auth: HS256 with a local secret in development, RS256 + JWKS in production
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str = "rethink-dev"
+    jwt_audience: str = "rethink"
+
+    cors_origins: list[str] = []
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    # event backbone
+    queue_prefix: str = "rethink"
+    relay_poll_seconds: float = 1.0
+    relay_batch_size: int = 500
+    consumer_max_tries: int = 25
+    consumer_concurrency: int = 1
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (rethink dev sets it for you)")
+        return asyncpg_url(self.database_url)
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set (rethink dev sets it for you)")
+        return self.redis_url
+
+    def dev_jwt_secret(self) -> str:
+        """The development signing secret, generated once into the data folder."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

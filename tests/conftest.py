@@ -1,0 +1,129 @@
+"""Session fixtures: real PostgreSQL and Redis (embedded unless DATABASE_URL / REDIS_URL are set)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+import httpx
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from shared.registry import LoadedService
+from tests.support import (
+    Backbone,
+    Servers,
+    auth_headers,
+    client_for,
+    drop_database,
+    load_services,
+    settings_for,
+    start_servers,
+)
+
+DB_FIXTURES = {
+    "servers", "apps", "formulation_client", "goals_client", "metrics_client", "backbone",
+    "deliver_events", "db_engine",
+}
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    srv = start_servers()
+    yield srv
+    asyncio.run(drop_database(srv.admin_url, srv.database_name))
+    if srv.redis_process is not None:
+        srv.redis_process.stop()
+
+
+@pytest.fixture(scope="session")
+def services() -> list[LoadedService]:
+    return load_services()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def apps(servers: Servers, services: list[LoadedService]) -> AsyncIterator[dict[str, FastAPI]]:
+    built: dict[str, FastAPI] = {}
+    contexts = []
+    for svc in services:
+        app = svc.create_app(settings_for(svc, servers))
+        ctx = app.router.lifespan_context(app)
+        await ctx.__aenter__()
+        contexts.append(ctx)
+        built[svc.name] = app
+    yield built
+    for ctx in contexts:
+        await ctx.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def backbone(servers: Servers, services: list[LoadedService]) -> AsyncIterator[Backbone]:
+    bb = Backbone(servers, services)
+    await bb.start()
+    yield bb
+    await bb.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db_engine(backbone: Backbone):  # type: ignore[no-untyped-def]
+    return backbone.engines["formulation"]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test that touches the servers starts from empty tables and empty queues."""
+    yield
+    if not DB_FIXTURES.intersection(request.fixturenames):
+        return
+    bb: Backbone = request.getfixturevalue("backbone")
+    srv: Servers = request.getfixturevalue("servers")
+    tables = []
+    for svc in bb.services:
+        tables += [f'"{svc.schema}"."{t.name}"' for t in svc.metadata.sorted_tables]
+    async with bb.engines["formulation"].begin() as conn:
+        # replica role skips the audit log's append-only triggers, for test cleanup only
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    r = aioredis.from_url(srv.redis_url)
+    try:
+        keys = [k async for k in r.scan_iter(f"{srv.queue_prefix}*")]
+        keys += [k async for k in r.scan_iter("arq:*")]
+        if keys:
+            await r.delete(*keys)
+    finally:
+        await r.aclose()
+
+
+@pytest_asyncio.fixture
+async def formulation_client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(apps["formulation"], "formulation") as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def goals_client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(apps["goals"], "goals") as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def metrics_client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(apps["metrics"], "metrics") as client:
+        yield client
+
+
+@pytest.fixture
+def auth() -> Callable[..., dict[str, str]]:
+    def make(role: str, sub: str | None = None, teams: Sequence[object] = (),
+             clusters: Sequence[str] = ()) -> dict[str, str]:
+        return auth_headers(role, sub, [str(t) for t in teams], clusters)
+
+    return make
+
+
+@pytest.fixture
+def deliver_events(backbone: Backbone) -> Callable[..., object]:
+    return backbone.deliver

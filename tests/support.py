@@ -1,0 +1,183 @@
+"""Test plumbing shared by every test folder: real servers, apps on httpx, event delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import issue_dev_token
+from shared.consumer import build_worker
+from shared.db import create_engine, create_sessionmaker
+from shared.embedded import RedisProcess, env_urls, start_postgres, start_redis
+from shared.migrate import migrate_all
+from shared.registry import SERVICE_NAMES, LoadedService, load
+from shared.relay import Relay
+from shared.settings import ServiceSettings, asyncpg_url, plain_url
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@dataclass
+class Servers:
+    admin_url: str  # plain postgresql:// URL of the server's maintenance database
+    database_url: str  # plain URL of this run's own database
+    database_name: str
+    redis_url: str
+    queue_prefix: str
+    pg_handle: Any = None
+    redis_process: RedisProcess | None = None
+    embedded: bool = False
+
+
+def start_servers() -> Servers:
+    db_url, redis_url = env_urls()
+    pg_handle = None
+    if not db_url:
+        pg_handle, db_url = start_postgres(ROOT / ".rethink" / "test-pg")
+    redis_proc = None
+    if not redis_url:
+        redis_proc = start_redis(None)
+        redis_url = redis_proc.url
+    name = f"rethink_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = plain_url(db_url)
+    asyncio.run(_create_database(admin, name))
+    test_url = make_url(asyncpg_url(admin)).set(database=name).render_as_string(hide_password=False)
+    migrate_all(test_url)
+    return Servers(
+        admin_url=admin,
+        database_url=plain_url(test_url),
+        database_name=name,
+        redis_url=redis_url,
+        queue_prefix=f"rethink-test-{os.getpid()}",
+        pg_handle=pg_handle,
+        redis_process=redis_proc,
+        embedded=pg_handle is not None,
+    )
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def settings_for(svc: LoadedService, servers: Servers, **overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "database_url": servers.database_url,
+        "redis_url": servers.redis_url,
+        "jwt_secret": TEST_SECRET,
+        "queue_prefix": servers.queue_prefix,
+        "data_dir": ROOT / ".rethink" / "test-data",
+        "log_level": "WARNING",
+        "db_pool_size": 5,
+        "db_max_overflow": 5,
+    }
+    values.update(overrides)
+    return svc.settings_cls(**values)
+
+
+def make_token(role: str, sub: str | None = None, teams: Sequence[str] = (),
+               clusters: Sequence[str] = ()) -> str:
+    settings = ServiceSettings(jwt_secret=TEST_SECRET)
+    return issue_dev_token(settings, role=role, sub=sub, teams=[str(t) for t in teams],
+                           clusters=list(clusters))
+
+
+def auth_headers(role: str, sub: str | None = None, teams: Sequence[str] = (),
+                 clusters: Sequence[str] = ()) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(role, sub, teams, clusters)}"}
+
+
+def client_for(app: FastAPI, name: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url=f"http://{name}.test")
+
+
+@dataclass
+class Backbone:
+    """Relays and burst workers for every service, on the test run's database and Redis."""
+
+    servers: Servers
+    services: list[LoadedService]
+    engines: dict[str, AsyncEngine] = field(default_factory=dict)
+    sessionmakers: dict[str, async_sessionmaker[AsyncSession]] = field(default_factory=dict)
+    redis: ArqRedis | None = None
+
+    async def start(self) -> None:
+        self.redis = await create_pool(RedisSettings.from_dsn(self.servers.redis_url))
+        for svc in self.services:
+            engine = create_engine(asyncpg_url(self.servers.database_url), pool_size=3,
+                                   max_overflow=3)
+            self.engines[svc.name] = engine
+            self.sessionmakers[svc.name] = create_sessionmaker(engine, service=svc.name,
+                                                               schema=svc.schema)
+
+    async def stop(self) -> None:
+        for engine in self.engines.values():
+            await engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    def relay(self, name: str, redis: ArqRedis | None = None) -> Relay:
+        svc = next(s for s in self.services if s.name == name)
+        return Relay(service=name, schema=svc.schema, engine=self.engines[name],
+                     redis=redis or self.redis,  # type: ignore[arg-type]
+                     queue_prefix=self.servers.queue_prefix)
+
+    def worker(self, name: str, **kwargs: Any) -> Any:
+        svc = next(s for s in self.services if s.name == name)
+        settings = settings_for(svc, self.servers)
+        params: dict[str, Any] = {
+            "service": name, "schema": svc.schema, "handlers": svc.handlers,
+            "sessionmaker": self.sessionmakers[name], "redis": self.redis,
+            "queue_prefix": self.servers.queue_prefix, "burst": True,
+            "functions": svc.functions, "extra_ctx": {"settings": settings,
+                                                      "engine": self.engines[name]},
+            "poll_delay": 0.05,
+        }
+        params.update(kwargs)
+        return build_worker(**params)
+
+    async def deliver(self, max_rounds: int = 10) -> int:
+        """Relay every committed event and run burst workers until nothing is left to do."""
+        handled = 0
+        for _ in range(max_rounds):
+            moved = 0
+            for svc in self.services:
+                moved += await self.relay(svc.name).drain()
+            ran = 0
+            for svc in self.services:
+                worker = self.worker(svc.name)
+                await worker.main()
+                ran += worker.jobs_complete + worker.jobs_failed
+            handled += ran
+            if moved == 0 and ran == 0:
+                return handled
+        return handled
+
+
+def load_services() -> list[LoadedService]:
+    return [load(n) for n in SERVICE_NAMES]
