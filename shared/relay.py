@@ -94,7 +94,7 @@ class Relay:
             await self.redis.enqueue_job(
                 HANDLE_EVENT,
                 data,
-                _job_id=job_id(consumer, envelope.event_id),
+                _job_id=job_id(consumer, envelope.event_id, row.id),  # type: ignore[attr-defined]
                 _queue_name=queue_name(self.queue_prefix, consumer),
             )
 

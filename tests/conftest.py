@@ -75,11 +75,12 @@ async def db_engine(backbone: Backbone):  # type: ignore[no-untyped-def]
 @pytest_asyncio.fixture(autouse=True)
 async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Every test that touches the servers starts from empty tables and empty queues."""
-    yield
     if not DB_FIXTURES.intersection(request.fixturenames):
+        yield
         return
     bb: Backbone = request.getfixturevalue("backbone")
     srv: Servers = request.getfixturevalue("servers")
+    yield
     tables = []
     for svc in bb.services:
         tables += [f'"{svc.schema}"."{t.name}"' for t in svc.metadata.sorted_tables]

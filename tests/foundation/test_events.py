@@ -1,0 +1,127 @@
+"""End to end: a write in one service, applied exactly once by consumers in the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from shared.events import EventEnvelope
+from shared.queues import queue_name
+from shared.relay import HANDLE_EVENT, Relay
+from tests.foundation.effects import effects, handler_installed, recording_handler, reset_effects
+
+pytestmark = pytest.mark.backbone
+CLUSTER = {"name": "JESS", "res_start": "2018-02-01", "co_located": False}
+
+
+def _svc(backbone, name):  # type: ignore[no-untyped-def]
+    return next(s for s in backbone.services if s.name == name)
+
+
+@pytest.fixture
+async def effect_engine(backbone):  # type: ignore[no-untyped-def]
+    engine = backbone.engines["goals"]
+    await reset_effects(engine)
+    return engine
+
+
+async def _put(client, auth, code: str) -> None:  # type: ignore[no-untyped-def]
+    r = await client.put(f"/v1/clusters/{code}", json=CLUSTER, headers=auth("admin"))
+    assert r.status_code in (200, 201), r.text
+
+
+async def test_write_applied_once_by_each_consumer(
+    formulation_client, auth, backbone, deliver_events, effect_engine
+):
+    goals, metrics = _svc(backbone, "goals"), _svc(backbone, "metrics")
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals")), \
+         handler_installed(metrics, "cluster.upserted", recording_handler("metrics")):
+        await _put(formulation_client, auth, "RES-4")
+        await deliver_events()
+        await deliver_events()  # nothing left: a second delivery round changes nothing
+    assert [s for _, s in await effects(effect_engine, "goals")] == ["RES-4"]
+    assert [s for _, s in await effects(effect_engine, "metrics")] == ["RES-4"]
+
+
+async def test_event_enqueued_twice_has_one_effect(
+    formulation_client, auth, backbone, deliver_events, effect_engine
+):
+    goals = _svc(backbone, "goals")
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+        await _put(formulation_client, auth, "RES-4")
+        await backbone.relay("formulation").drain()
+        # arq delivers at least once: force a second copy of the job under another job id
+        async with backbone.engines["formulation"].connect() as conn:
+            row = (await conn.execute(text("select * from formulation.outbox"))).one()
+        envelope = EventEnvelope(event_id=row.event_id, type=row.type, version=row.version,
+                                 occurred_at=row.occurred_at, producer="formulation",
+                                 subject_id=row.subject_id, payload=row.payload)
+        await backbone.redis.enqueue_job(
+            HANDLE_EVENT, envelope.model_dump(mode="json"), _job_id="duplicate-copy",
+            _queue_name=queue_name(backbone.servers.queue_prefix, "goals"))
+        await deliver_events()
+    assert len(await effects(effect_engine, "goals")) == 1
+    async with backbone.engines["goals"].connect() as conn:
+        assert await conn.scalar(text("select count(*) from goals.processed_events")) == 1
+
+
+async def test_consumer_failing_half_way_is_retried_without_double_effect(
+    formulation_client, auth, backbone, deliver_events, effect_engine
+):
+    goals = _svc(backbone, "goals")
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals", fail_first=2)):
+        await _put(formulation_client, auth, "RES-4")
+        await deliver_events()
+    rows = await effects(effect_engine, "goals")
+    # the two failed attempts rolled back their effect together with the processed-events row
+    assert len(rows) == 1
+    async with effect_engine.connect() as conn:
+        attempt = await conn.scalar(text("select attempt from test_support.effects"))
+    assert attempt == 3
+
+
+async def test_relay_keeps_commit_order_per_producer(
+    formulation_client, auth, backbone, deliver_events, effect_engine
+):
+    goals = _svc(backbone, "goals")
+    codes = [f"C-{i:02d}" for i in range(12)]
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+        for code in codes:
+            await _put(formulation_client, auth, code)
+        await deliver_events()
+    assert [s for _, s in await effects(effect_engine, "goals")] == codes
+
+
+async def test_concurrent_relays_publish_each_event_once(formulation_client, auth, backbone):
+    for i in range(30):
+        await _put(formulation_client, auth, f"C-{i}")
+    relays = [Relay(service="formulation", schema="formulation",
+                    engine=backbone.engines["formulation"], redis=backbone.redis,
+                    queue_prefix=backbone.servers.queue_prefix, batch_size=4) for _ in range(3)]
+    for _ in range(20):
+        await asyncio.gather(*(r.run_once() for r in relays))
+    goals_queue = queue_name(backbone.servers.queue_prefix, "goals")
+    assert await backbone.redis.zcard(goals_queue) == 30
+    async with backbone.engines["formulation"].connect() as conn:
+        assert await conn.scalar(
+            text("select count(*) from formulation.outbox where published_at is null")) == 0
+
+
+async def test_rolled_back_write_emits_nothing(formulation_client, auth, backbone):
+    r = await formulation_client.put("/v1/clusters/RES-4", json={**CLUSTER, "name": ""},
+                                     headers=auth("admin"))
+    assert r.status_code == 422
+    assert await backbone.relay("formulation").drain() == 0
+
+
+def test_payload_refuses_free_text():
+    from pydantic import ValidationError
+
+    from shared.events import build_envelope
+
+    with pytest.raises(ValidationError):
+        build_envelope("formulation", "family.closed", "f", {
+            "family_id": "5d1c3c1e-4c2b-4d8e-9d7a-1f2e3d4c5b6a", "cluster_code": "RES-1",
+            "reason_code": "Mum said she is moving to Bradford", "closed_on": "2020-01-01"})

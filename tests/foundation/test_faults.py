@@ -1,0 +1,181 @@
+"""Fault tests with real processes: Redis down, a relay killed mid-batch, PostgreSQL restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from arq.connections import RedisSettings, create_pool
+from sqlalchemy import text
+
+from shared.consumer import build_worker
+from shared.db import create_engine, create_sessionmaker
+from shared.embedded import start_postgres, start_redis
+from shared.migrate import migrate_all
+from shared.queues import queue_name
+from shared.relay import Relay
+from shared.settings import asyncpg_url
+from tests.foundation.effects import effects, handler_installed, recording_handler, reset_effects
+from tests.support import ROOT, client_for, settings_for
+
+pytestmark = pytest.mark.backbone
+CLUSTER = {"name": "Armley & Farnley", "res_start": "2018-05-01", "co_located": True}
+
+
+def _svc(services, name):  # type: ignore[no-untyped-def]
+    return next(s for s in services if s.name == name)
+
+
+async def _unpublished(engine) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        return int(await conn.scalar(
+            text("select count(*) from formulation.outbox where published_at is null")) or 0)
+
+
+async def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_redis_down_writes_succeed_and_events_arrive_after(
+    formulation_client, auth, backbone, services
+):
+    redis_proc = start_redis(None)
+    port = redis_proc.port
+    pool = await create_pool(RedisSettings.from_dsn(redis_proc.url))
+    engine = backbone.engines["formulation"]
+    await reset_effects(backbone.engines["goals"])
+    relay = Relay(service="formulation", schema="formulation", engine=engine, redis=pool,
+                  queue_prefix="fault-redis")
+    stop = asyncio.Event()
+    relay_task = asyncio.create_task(relay.run_forever(poll_seconds=0.2, stop=stop))
+    try:
+        redis_proc.stop()
+        for i in range(5):
+            r = await formulation_client.put(f"/v1/clusters/R-{i}", json=CLUSTER,
+                                             headers=auth("admin"))
+            assert r.status_code == 201  # the write path needs PostgreSQL only
+        await asyncio.sleep(1.0)
+        assert await _unpublished(engine) == 5  # held back, not lost
+        redis_proc = start_redis(None, port=port)
+        await _wait_for(lambda: _unpublished_is_zero(engine))
+        goals = _svc(services, "goals")
+        with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+            worker = build_worker(service="goals", schema="goals", handlers=goals.handlers,
+                                  sessionmaker=backbone.sessionmakers["goals"], redis=pool,
+                                  queue_prefix="fault-redis", burst=True, poll_delay=0.05)
+            await worker.main()
+        subjects = sorted(s for _, s in await effects(backbone.engines["goals"], "goals"))
+        assert subjects == [f"R-{i}" for i in range(5)]
+    finally:
+        stop.set()
+        await relay_task
+        await pool.aclose()
+        redis_proc.stop()
+
+
+async def _postmaster_start(engine):  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        return await conn.scalar(text("select pg_postmaster_start_time()"))
+
+
+async def _unpublished_is_zero(engine) -> bool:  # type: ignore[no-untyped-def]
+    return await _unpublished(engine) == 0
+
+
+async def test_relay_killed_between_enqueue_and_progress_has_no_double_effect(
+    formulation_client, auth, backbone, services, servers
+):
+    engine = backbone.engines["formulation"]
+    await reset_effects(backbone.engines["goals"])
+    for i in range(6):
+        await formulation_client.put(f"/v1/clusters/K-{i}", json=CLUSTER, headers=auth("admin"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.foundation.crashing_relay", servers.database_url,
+         servers.redis_url, servers.queue_prefix, "6"],
+        cwd=ROOT, capture_output=True, timeout=60,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    goals_queue = queue_name(servers.queue_prefix, "goals")
+    assert await backbone.redis.zcard(goals_queue) == 6  # enqueued ...
+    assert await _unpublished(engine) == 6  # ... but progress was never recorded
+    assert await backbone.relay("formulation").drain() == 6  # a new relay sends them again
+    assert await backbone.redis.zcard(goals_queue) == 6  # same job ids: no second copy queued
+    goals = _svc(services, "goals")
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+        await backbone.deliver()
+        # and if the copies had gone through anyway, the processed-events table absorbs them
+        await backbone.redis.delete(*[k async for k in backbone.redis.scan_iter("arq:result:*")])
+        async with engine.begin() as conn:
+            await conn.execute(text("update formulation.outbox set published_at = null"))
+        await backbone.deliver()
+    subjects = sorted(s for _, s in await effects(backbone.engines["goals"], "goals"))
+    assert subjects == [f"K-{i}" for i in range(6)]
+
+
+async def test_database_restart_under_load_loses_no_committed_event(
+    tmp_path: Path, servers, services
+):
+    import pgserver
+
+    pg, url = start_postgres(tmp_path / "pg")
+    try:
+        await asyncio.to_thread(migrate_all, asyncpg_url(url))
+        formulation, goals = _svc(services, "formulation"), _svc(services, "goals")
+        app = formulation.create_app(settings_for(formulation, servers, database_url=url))
+        engine = create_engine(asyncpg_url(url), pool_size=3, max_overflow=2)
+        await reset_effects(engine)
+        started_before = await _postmaster_start(engine)
+        pool = await create_pool(RedisSettings.from_dsn(servers.redis_url))
+        prefix = "fault-pg"
+        relay = Relay(service="formulation", schema="formulation", engine=engine, redis=pool,
+                      queue_prefix=prefix)
+        stop = asyncio.Event()
+        committed: set[str] = set()
+        from tests.support import auth_headers
+
+        headers = auth_headers("admin")
+        async with app.router.lifespan_context(app), client_for(app, "pg-fault") as client:
+            relay_task = asyncio.create_task(relay.run_forever(poll_seconds=0.2, stop=stop))
+
+            async def writer(n: int) -> None:
+                for i in range(40):
+                    code = f"L-{n}-{i}"
+                    try:
+                        r = await client.put(f"/v1/clusters/{code}", json=CLUSTER, headers=headers)
+                    except Exception:
+                        continue
+                    if r.status_code in (200, 201):
+                        committed.add(code)
+                    await asyncio.sleep(0.01)
+
+            async def restart() -> None:
+                await asyncio.sleep(0.4)
+                await asyncio.to_thread(pgserver.pg_ctl, ["-m", "fast", "-w", "restart"],
+                                        pgdata=pg.pgdata, user=pg.system_user)
+
+            await asyncio.gather(*(writer(n) for n in range(4)), restart())
+            await _wait_for(lambda: _unpublished_is_zero(engine), timeout=60)
+            stop.set()
+            await relay_task
+        sessionmaker = create_sessionmaker(engine, service="goals", schema="goals")
+        with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+            worker = build_worker(service="goals", schema="goals", handlers=goals.handlers,
+                                  sessionmaker=sessionmaker, redis=pool, queue_prefix=prefix,
+                                  burst=True, poll_delay=0.05)
+            await worker.main()
+        applied = [s for _, s in await effects(engine, "goals")]
+        assert await _postmaster_start(engine) > started_before  # it really restarted
+        assert len(committed) > 40  # the load really ran on both sides of the restart
+        assert committed <= set(applied)
+        assert len(applied) == len(set(applied))
+        await pool.aclose()
+        await engine.dispose()
+    finally:
+        pg.cleanup()

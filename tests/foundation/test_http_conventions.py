@@ -1,0 +1,146 @@
+"""Problem documents, validation, body limits, idempotency, pagination, CORS, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+CLUSTER = {"name": "Inner East", "res_start": "2017-10-01", "co_located": False}
+
+
+async def _count(backbone, sql: str) -> int:
+    async with backbone.engines["formulation"].connect() as conn:
+        return int(await conn.scalar(text(sql)) or 0)
+
+
+async def _nothing_stored(backbone) -> None:
+    assert await _count(backbone, "select count(*) from formulation.clusters") == 0
+    assert await _count(backbone, "select count(*) from formulation.outbox") == 0
+    assert await _count(backbone, "select count(*) from formulation.audit_log") == 0
+
+
+async def test_malformed_json_is_422_problem(formulation_client, auth, backbone):
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3", content=b'{"name": "x",', headers={**auth("admin"),
+                                                                 "content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 422 and body["rule"] == "json_invalid"
+    await _nothing_stored(backbone)
+
+
+async def test_wrong_type_names_field_and_rule(formulation_client, auth, backbone):
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3", json={**CLUSTER, "res_start": "not-a-date"}, headers=auth("admin")
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert body["field"] == "body.res_start"
+    assert body["errors"][0]["rule"].startswith("date")
+    await _nothing_stored(backbone)
+
+
+async def test_unknown_field_rejected(formulation_client, auth, backbone):
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3", json={**CLUSTER, "colour": "blue"}, headers=auth("admin")
+    )
+    assert r.status_code == 422
+    assert {"field": "body.colour", "rule": "extra_forbidden"}.items() <= r.json()["errors"][0].items()
+    await _nothing_stored(backbone)
+
+
+async def test_oversize_body_is_413(formulation_client, auth, backbone):
+    big = {**CLUSTER, "name": "x" * 2_000_000}
+    r = await formulation_client.put("/v1/clusters/RES-3", json=big, headers=auth("admin"))
+    assert r.status_code == 413
+    assert r.json()["rule"] == "body_too_large"
+    await _nothing_stored(backbone)
+
+
+async def test_not_found_and_bad_path_are_problems(formulation_client, auth):
+    r = await formulation_client.get("/v1/clusters/NOPE", headers=auth("analyst"))
+    assert r.status_code == 404 and r.json()["rule"] == "not_found"
+    r = await formulation_client.get("/v1/clusters/bad%20code", headers=auth("analyst"))
+    assert r.status_code == 422 and r.json()["field"] == "path.code"
+    r = await formulation_client.get("/v1/nowhere")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_invalid_token_is_401(formulation_client):
+    r = await formulation_client.get("/v1/clusters", headers={"Authorization": "Bearer abc.def.ghi"})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_request_id_echoed_and_generated(formulation_client, auth):
+    r = await formulation_client.get("/v1/clusters", headers={**auth("admin"),
+                                                               "X-Request-ID": "abc12345-req"})
+    assert r.headers["x-request-id"] == "abc12345-req"
+    r2 = await formulation_client.get("/v1/clusters", headers=auth("admin"))
+    assert len(r2.headers["x-request-id"]) == 32
+
+
+async def test_write_is_audited_with_request_id(formulation_client, auth, backbone):
+    r = await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER,
+                                     headers={**auth("admin", sub="admin-7"),
+                                              "X-Request-ID": "req-audit-0001"})
+    assert r.status_code == 201
+    async with backbone.engines["formulation"].connect() as conn:
+        row = (await conn.execute(text(
+            "select actor, role, action, resource_type, resource_id, request_id "
+            "from formulation.audit_log"))).one()
+    assert tuple(row) == ("admin-7", "admin", "create", "cluster", "RES-3", "req-audit-0001")
+
+
+async def test_audit_log_refuses_update_and_delete(formulation_client, auth, backbone):
+    await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER, headers=auth("admin"))
+    for sql in ("update formulation.audit_log set actor = 'x'", "delete from formulation.audit_log",
+                "truncate formulation.audit_log"):
+        async with backbone.engines["formulation"].connect() as conn:
+            try:
+                await conn.execute(text(sql))
+            except Exception as exc:
+                assert "append-only" in str(exc)
+            else:
+                raise AssertionError(f"{sql} was allowed")
+    assert await _count(backbone, "select count(*) from formulation.audit_log") == 1
+
+
+async def test_cursor_pagination_walks_all_items(formulation_client, auth):
+    for i in range(5):
+        await formulation_client.put(f"/v1/clusters/C-{i}", json=CLUSTER, headers=auth("admin"))
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await formulation_client.get("/v1/clusters", params=params,
+                                             headers=auth("analyst"))).json()
+        seen += [c["code"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"C-{i}" for i in range(5)]
+    bad = await formulation_client.get("/v1/clusters", params={"cursor": "zzz"},
+                                       headers=auth("analyst"))
+    assert bad.status_code == 422 and bad.json()["rule"] == "cursor_invalid"
+
+
+async def test_metrics_expose_requests_and_backbone_lag(formulation_client, auth):
+    await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER, headers=auth("admin"))
+    text_body = (await formulation_client.get("/metrics")).text
+    assert 'rethink_http_requests_total{method="PUT",route="/v1/clusters/{code}"' in text_body
+    assert 'rethink_outbox_pending_events{service="formulation"} 1.0' in text_body
+    assert "rethink_consumer_queue_depth" in text_body
+    assert "rethink_http_request_duration_seconds_bucket" in text_body
+
+
+async def test_openapi_documents_routes_tags_and_security(apps):
+    from tests.support import client_for
+
+    for name, app in apps.items():
+        async with client_for(app, name) as client:
+            spec = (await client.get("/openapi.json")).json()
+        assert spec["openapi"].startswith("3.")
+        assert spec["info"]["title"].startswith("Rethink")
+        assert "HTTPBearer" in spec.get("components", {}).get("securitySchemes", {}) or name != "formulation"
+        assert any(t["name"] == "operations" for t in spec["tags"])

@@ -1,0 +1,152 @@
+"""The request boundary: commit on success only, Idempotency-Key replay, If-Match, 500 problems.
+
+Exercised on a small app built with the same factory, so the mechanism is tested apart from any
+domain (the services' own tests cover their routes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import pytest_asyncio
+from fastapi import Depends, Request, Response
+from sqlalchemy import text
+
+from services.formulation_api.clusters import repository
+from services.formulation_api.clusters import service as clusters
+from services.formulation_api.clusters.schemas import ClusterOut, ClusterPut
+from services.formulation_api.settings import Settings
+from shared.app import ServiceSpec, create_app
+from shared.auth import Principal, Role, allow
+from shared.deps import DbSession
+from shared.errors import Problem
+from shared.http import APIRouter, check_if_match, etag_for
+from tests.support import client_for, settings_for
+
+router = APIRouter(prefix="/t")
+Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
+
+
+class Make(ClusterPut):
+    code: str
+    fail: str | None = None
+
+
+@router.post("/clusters", status_code=201, response_model=ClusterOut)
+async def make(user: Admin, body: Make, session: DbSession):  # type: ignore[no-untyped-def]
+    cluster, _ = await clusters.upsert(
+        session, user, body.code, ClusterPut(**body.model_dump(exclude={"code", "fail"}))
+    )
+    if body.fail == "crash":
+        raise RuntimeError("boom after the writes")
+    if body.fail == "conflict":
+        raise Problem(409, detail="refused after the writes", rule="test_rule")
+    return cluster
+
+
+@router.put("/clusters/{code}/name")
+async def rename(user: Admin, code: str, body: Make, request: Request, response: Response,
+                 session: DbSession) -> dict[str, str]:
+    cluster = await repository.get(session, code, for_update=True)
+    assert cluster is not None
+    check_if_match(request, cluster.revision)
+    cluster.name = body.name
+    cluster.revision += 1
+    response.headers["ETag"] = etag_for(cluster.revision)
+    return {"name": cluster.name}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def uow_app(servers, services) -> AsyncIterator:  # type: ignore[no-untyped-def]
+    svc = next(s for s in services if s.name == "formulation")
+    settings = settings_for(svc, servers)
+    assert isinstance(settings, Settings)
+    app = create_app(ServiceSpec(name="formulation", schema="formulation", title="Rethink test",
+                                 description="unit of work test app", routers=[router]), settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest_asyncio.fixture
+async def client(uow_app, backbone):  # type: ignore[no-untyped-def]
+    async with client_for(uow_app, "uow") as c:
+        yield c
+
+
+async def _counts(backbone) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    async with backbone.engines["formulation"].connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            [int(await conn.scalar(text(f"select count(*) from formulation.{t}")) or 0)
+             for t in ("clusters", "outbox", "audit_log")]
+        )
+
+
+BODY = {"code": "RES-9", "name": "BCM", "res_start": "2018-02-01", "co_located": True}
+
+
+async def test_same_idempotency_key_creates_once_and_replays(client, auth, backbone):
+    headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9"}
+    first = await client.post("/t/clusters", json=BODY, headers=headers)
+    second = await client.post("/t/clusters", json=BODY, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await _counts(backbone) == (1, 1, 1)
+
+
+async def test_same_key_different_body_is_422(client, auth, backbone):
+    headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9"}
+    await client.post("/t/clusters", json=BODY, headers=headers)
+    r = await client.post("/t/clusters", json={**BODY, "name": "Other"}, headers=headers)
+    assert r.status_code == 422 and r.json()["rule"] == "idempotency_key_reused"
+    assert await _counts(backbone) == (1, 1, 1)
+
+
+async def test_keys_are_per_caller(client, auth, backbone):
+    await client.post("/t/clusters", json=BODY, headers={**auth("admin", sub="a1"),
+                                                          "Idempotency-Key": "k"})
+    r = await client.post("/t/clusters", json={**BODY, "code": "RES-8"},
+                          headers={**auth("admin", sub="a2"), "Idempotency-Key": "k"})
+    assert r.status_code == 201 and "idempotent-replayed" not in r.headers
+    assert (await _counts(backbone))[0] == 2
+
+
+async def test_failed_request_leaves_nothing_and_frees_the_key(client, auth, backbone):
+    headers = {**auth("admin"), "Idempotency-Key": "retry-me"}
+    r = await client.post("/t/clusters", json={**BODY, "fail": "conflict"}, headers=headers)
+    assert r.status_code == 409 and r.json()["rule"] == "test_rule"
+    assert await _counts(backbone) == (0, 0, 0)
+    crash = await client.post("/t/clusters", json={**BODY, "fail": "crash"},
+                              headers={**auth("admin"), "Idempotency-Key": "crash"})
+    assert crash.status_code == 500
+    assert crash.headers["content-type"] == "application/problem+json"
+    assert "boom" not in crash.text  # internals stay in the log, not the answer
+    assert await _counts(backbone) == (0, 0, 0)
+    ok = await client.post("/t/clusters", json=BODY, headers=headers)
+    assert ok.status_code == 201
+
+
+async def test_if_match_guards_concurrent_edits(client, auth):
+    await client.post("/t/clusters", json=BODY, headers=auth("admin"))
+    body = {**BODY, "name": "New"}
+    missing = await client.put("/t/clusters/RES-9/name", json=body, headers=auth("admin"))
+    assert missing.status_code == 428
+    ok = await client.put("/t/clusters/RES-9/name", json=body,
+                          headers={**auth("admin"), "If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
+    stale = await client.put("/t/clusters/RES-9/name", json=body,
+                             headers={**auth("admin"), "If-Match": '"1"'})
+    assert stale.status_code == 412 and stale.json()["current_etag"] == '"2"'
+
+
+async def test_cors_preflight_for_configured_origin(servers, services):
+    svc = next(s for s in services if s.name == "formulation")
+    app = svc.create_app(settings_for(svc, servers, cors_origins=["https://app.example"]))
+    async with client_for(app, "cors") as c:
+        r = await c.options("/v1/clusters", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        r = await c.options("/v1/clusters", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+        assert "access-control-allow-origin" not in r.headers
