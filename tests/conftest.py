@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from shared.registry import LoadedService
 from tests.support import (
@@ -19,6 +19,7 @@ from tests.support import (
     auth_headers,
     client_for,
     drop_database,
+    in_thread,
     load_services,
     settings_for,
     start_servers,
@@ -26,7 +27,7 @@ from tests.support import (
 
 DB_FIXTURES = {
     "servers", "apps", "formulation_client", "goals_client", "metrics_client", "backbone",
-    "deliver_events", "db_engine",
+    "deliver_events", "db_engine", "services",
 }
 
 
@@ -34,7 +35,7 @@ DB_FIXTURES = {
 def servers() -> Iterator[Servers]:
     srv = start_servers()
     yield srv
-    asyncio.run(drop_database(srv.admin_url, srv.database_name))
+    in_thread(asyncio.run, drop_database(srv.admin_url, srv.database_name))
     if srv.redis_process is not None:
         srv.redis_process.stop()
 
@@ -72,22 +73,28 @@ async def db_engine(backbone: Backbone):  # type: ignore[no-untyped-def]
     return backbone.engines["formulation"]
 
 
-@pytest_asyncio.fixture(autouse=True)
-async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test that touches the servers starts from empty tables and empty queues."""
     if not DB_FIXTURES.intersection(request.fixturenames):
         yield
         return
-    bb: Backbone = request.getfixturevalue("backbone")
     srv: Servers = request.getfixturevalue("servers")
+    svcs: list[LoadedService] = request.getfixturevalue("services")
     yield
-    tables = []
-    for svc in bb.services:
-        tables += [f'"{svc.schema}"."{t.name}"' for t in svc.metadata.sorted_tables]
-    async with bb.engines["formulation"].begin() as conn:
-        # replica role skips the audit log's append-only triggers, for test cleanup only
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    tables = [f'"{svc.schema}"."{t.name}"' for svc in svcs for t in svc.metadata.sorted_tables]
+    in_thread(asyncio.run, _truncate(srv, tables))
+
+
+async def _truncate(srv: Servers, tables: list[str]) -> None:
+    conn = await asyncpg.connect(srv.database_url)
+    try:
+        async with conn.transaction():
+            # replica role skips the audit log's append-only triggers, for test cleanup only
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
     r = aioredis.from_url(srv.redis_url)
     try:
         keys = [k async for k in r.scan_iter(f"{srv.queue_prefix}*")]

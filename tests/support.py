@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,9 +54,9 @@ def start_servers() -> Servers:
         redis_url = redis_proc.url
     name = f"rethink_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = plain_url(db_url)
-    asyncio.run(_create_database(admin, name))
+    in_thread(asyncio.run, _create_database(admin, name))
     test_url = make_url(asyncpg_url(admin)).set(database=name).render_as_string(hide_password=False)
-    migrate_all(test_url)
+    in_thread(migrate_all, test_url)
     return Servers(
         admin_url=admin,
         database_url=plain_url(test_url),
@@ -66,6 +67,12 @@ def start_servers() -> Servers:
         redis_process=redis_proc,
         embedded=pg_handle is not None,
     )
+
+
+def in_thread(fn: Any, *args: Any) -> Any:
+    """Run blocking code that starts its own event loop (asyncio.run, Alembic) off this thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 async def _create_database(admin_url: str, name: str) -> None:
