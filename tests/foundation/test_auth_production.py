@@ -1,0 +1,71 @@
+"""Production mode: RS256 tokens verified against a JWKS URL, with issuer and audience."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support import client_for, make_token, settings_for
+
+ISSUER, AUDIENCE = "https://idp.example.test/", "rethink-api"
+
+
+@pytest.fixture(scope="module")
+def idp():  # type: ignore[no-untyped-def]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "k1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield key, f"http://127.0.0.1:{server.server_port}/jwks.json"
+    server.shutdown()
+
+
+def _token(key, **overrides) -> str:  # type: ignore[no-untyped-def]
+    claims = {"sub": "u-42", "role": "analyst", "iss": ISSUER, "aud": AUDIENCE,
+              "exp": int(time.time()) + 600, "teams": [], "clusters": []}
+    claims.update(overrides)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+async def test_rs256_against_jwks(idp, servers, services):
+    key, jwks_url = idp
+    svc = next(s for s in services if s.name == "formulation")
+    app = svc.create_app(settings_for(svc, servers, env="production", jwks_url=jwks_url,
+                                      jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwt_secret=None))
+    async with app.router.lifespan_context(app), client_for(app, "prod") as client:
+        ok = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {_token(key)}"})
+        assert ok.status_code == 200, ok.text
+        for bad in (_token(key, aud="other"), _token(key, iss="https://evil/"),
+                    _token(key, exp=int(time.time()) - 10), make_token("admin")):
+            r = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {bad}"})
+            assert r.status_code == 401, bad
+        other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = await client.get("/v1/clusters",
+                                  headers={"Authorization": f"Bearer {_token(other_key)}"})
+        assert forged.status_code == 401
+
+
+def test_production_requires_jwks(servers, services):
+    svc = next(s for s in services if s.name == "formulation")
+    with pytest.raises(RuntimeError, match="JWKS"):
+        svc.create_app(settings_for(svc, servers, env="production", jwks_url=None))
