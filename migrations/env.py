@@ -64,7 +64,9 @@ def _run(connection: Connection) -> None:
             context.run_migrations()
         connection.commit()
     finally:
-        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": zlib.crc32(SCHEMA.encode())})
+        connection.execute(
+            text("SELECT pg_advisory_unlock(:k)"), {"k": zlib.crc32(SCHEMA.encode())}
+        )
         connection.commit()
 
 
@@ -77,8 +79,12 @@ async def _run_async() -> None:
 
 if context.is_offline_mode():
     context.configure(
-        url=_url(), target_metadata=target_metadata, version_table_schema=SCHEMA,
-        literal_binds=True, include_schemas=True, include_name=_include_name,
+        url=_url(),
+        target_metadata=target_metadata,
+        version_table_schema=SCHEMA,
+        literal_binds=True,
+        include_schemas=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -32,8 +32,9 @@ from shared.queues import queue_name
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("rethink.app")
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc",
-                          "/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
+)
 
 
 @dataclass
@@ -52,8 +53,7 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
     request_id = current_request_id()
     if request_id:
         body["request_id"] = request_id
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
-                        headers=problem.headers)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -61,7 +61,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         errors.append(
-            {"field": ".".join(loc), "rule": err.get("type", "invalid"), "message": err.get("msg", "")}
+            {
+                "field": ".".join(loc),
+                "rule": err.get("type", "invalid"),
+                "message": err.get("msg", ""),
+            }
         )
     return errors
 
@@ -84,8 +88,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
-            Problem(exc.status_code, detail=str(exc.detail) if exc.detail else None,
-                    headers=dict(exc.headers or {})),
+            Problem(
+                exc.status_code,
+                detail=str(exc.detail) if exc.detail else None,
+                headers=dict(exc.headers or {}),
+            ),
             request,
         )
 
@@ -105,9 +112,7 @@ async def _outbox_and_queue_stats(app: FastAPI) -> None:
     async with app.state.engine.connect() as conn:
         row = (
             await conn.execute(
-                select(func.count(), func.min(outbox.c.occurred_at)).where(
-                    outbox.c.published_at.is_(None)
-                )
+                select(func.count(), func.min(outbox.c.occurred_at)).where(outbox.c.published_at.is_(None))
             )
         ).one()
     pending, oldest = row
@@ -188,17 +193,19 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         problem = Problem(503, detail="a dependency is unavailable", rule="not_ready", checks=checks)
         return problem_response(problem)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics",
-             response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     async def metrics_endpoint() -> PlainTextResponse:
         try:
             async with asyncio.timeout(3):
                 await _outbox_and_queue_stats(app)
         except Exception as exc:  # metrics must answer even when a dependency is down
             log.warning("backbone stats unavailable", extra={"error": type(exc).__name__})
-        return PlainTextResponse(
-            generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-        )
+        return PlainTextResponse(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     for router in spec.routers:
         app.include_router(router)
@@ -208,8 +215,13 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match",
-                       "X-Request-ID"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "X-Request-ID",
+        ],
         expose_headers=["ETag", "X-Request-ID", "Idempotent-Replayed", "Location"],
     )
     app.add_middleware(
@@ -221,11 +233,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 def _check_routes(app: FastAPI) -> None:
     """Fail at start-up, not in production, if a route skips the unit of work."""
     for route in app.routes:
-        if isinstance(route, fastapi.routing.APIRoute) and route.path not in PUBLIC_PATHS:
-            if not isinstance(route, UnitOfWorkRoute):
-                raise RuntimeError(
-                    f"{route.path} must be declared on shared.http.APIRouter (unit of work)"
-                )
+        if not isinstance(route, fastapi.routing.APIRoute) or route.path in PUBLIC_PATHS:
+            continue
+        if not isinstance(route, UnitOfWorkRoute):
+            raise RuntimeError(f"{route.path} must be declared on shared.http.APIRouter (unit of work)")
 
 
 __all__ = ["PUBLIC_PATHS", "HTTPStatus", "ServiceSpec", "create_app", "problem_response"]

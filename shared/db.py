@@ -22,7 +22,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -121,9 +126,7 @@ def infra_for(schema: str) -> InfraTables:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
-    )
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 def create_sessionmaker(
@@ -137,7 +140,7 @@ def session_infra(session: AsyncSession) -> InfraTables:
     infra = session.info.get("infra")
     if infra is None:
         raise RuntimeError("session was not created by shared.db.create_sessionmaker")
-    return infra  # type: ignore[no-any-return]
+    return infra
 
 
 def session_service(session: AsyncSession) -> str:

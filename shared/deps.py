@@ -12,7 +12,7 @@ def _request_session(request: Request) -> AsyncSession:
     session = getattr(request.state, "db", None)
     if session is None:
         raise RuntimeError("DbSession used outside a shared.http.APIRouter route")
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 DbSession = Annotated[AsyncSession, Depends(_request_session)]

@@ -68,8 +68,9 @@ def start_redis(data_dir: Path | None, port: int | None = None) -> RedisProcess:
         args += ["--dir", str(data_dir.resolve()), "--appendonly", "yes"]
     else:
         args += ["--appendonly", "no"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     _wait_for_port(port, proc)
     return RedisProcess(proc, port, data_dir)
 

@@ -55,7 +55,10 @@ class Problem(Exception):
 
 def not_found(resource: str, resource_id: object) -> Problem:
     return Problem(
-        404, f"{resource.title()} not found", detail=f"no {resource} {resource_id}", rule="not_found"
+        404,
+        f"{resource.title()} not found",
+        detail=f"no {resource} {resource_id}",
+        rule="not_found",
     )
 
 

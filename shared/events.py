@@ -82,9 +82,7 @@ class CaseEscalated(Payload):
 
 class FactorRef(Payload):
     factor_id: uuid.UUID
-    kind: Literal[
-        "presenting", "predisposing", "precipitating", "perpetuating", "protective", "predictive"
-    ]
+    kind: Literal["presenting", "predisposing", "precipitating", "perpetuating", "protective", "predictive"]
     priority: bool
     driving: bool
 
@@ -152,7 +150,7 @@ class PlanReformulationNeeded(Payload):
 
 @dataclass(frozen=True)
 class EventSpec:
-    type: str
+    name: str
     producer: ServiceName
     consumers: tuple[ServiceName, ...]
     payload: type[Payload]
@@ -173,7 +171,7 @@ _SPECS = [
     EventSpec("plan.closed", "goals", ("metrics", "formulation"), PlanClosed),
     EventSpec("plan.reformulation_needed", "goals", ("formulation",), PlanReformulationNeeded),
 ]
-CATALOGUE: dict[str, EventSpec] = {spec.type: spec for spec in _SPECS}
+CATALOGUE: dict[str, EventSpec] = {spec.name: spec for spec in _SPECS}
 
 
 class UnknownEventType(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import fastapi
@@ -25,7 +25,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 class UnitOfWorkRoute(APIRoute):
     """Opens the request's session, and commits it only when the route answered 2xx/3xx."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
@@ -101,9 +101,7 @@ async def _claim_idempotency_key(request: Request, session: AsyncSession) -> _Cl
         request.state.idempotency_hash = digest
         return _Claim(principal.sub, key)
     row = (
-        await session.execute(
-            select(table).where(table.c.actor == principal.sub, table.c.key == key)
-        )
+        await session.execute(select(table).where(table.c.actor == principal.sub, table.c.key == key))
     ).one()
     await session.rollback()
     if row.request_hash != digest:

@@ -35,20 +35,28 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.outbox_pending = Gauge(
-            "rethink_outbox_pending_events", "Committed events not yet relayed", ["service"],
+            "rethink_outbox_pending_events",
+            "Committed events not yet relayed",
+            ["service"],
             registry=self.registry,
         )
         self.outbox_lag = Gauge(
-            "rethink_outbox_lag_seconds", "Age of the oldest unrelayed event", ["service"],
+            "rethink_outbox_lag_seconds",
+            "Age of the oldest unrelayed event",
+            ["service"],
             registry=self.registry,
         )
         self.queue_depth = Gauge(
-            "rethink_consumer_queue_depth", "Events waiting in this service's consumer queue",
-            ["service"], registry=self.registry,
+            "rethink_consumer_queue_depth",
+            "Events waiting in this service's consumer queue",
+            ["service"],
+            registry=self.registry,
         )
         self.consumer_lag = Gauge(
-            "rethink_consumer_lag_seconds", "Age of the oldest event waiting for this consumer",
-            ["service"], registry=self.registry,
+            "rethink_consumer_lag_seconds",
+            "Age of the oldest event waiting for this consumer",
+            ["service"],
+            registry=self.registry,
         )
         self.service = service
 

@@ -47,7 +47,10 @@ def decode_cursor(cursor: str) -> list[str]:
         return [str(v) for v in values]
     except ValueError:
         raise Problem(
-            422, detail="cursor is not one this API issued", rule="cursor_invalid", field="query.cursor"
+            422,
+            detail="cursor is not one this API issued",
+            rule="cursor_invalid",
+            field="query.cursor",
         ) from None
 
 
@@ -72,7 +75,9 @@ async def paginate(
             )
         except ValueError:
             raise Problem(
-                422, detail="cursor is not one this API issued", rule="cursor_invalid",
+                422,
+                detail="cursor is not one this API issued",
+                rule="cursor_invalid",
                 field="query.cursor",
             ) from None
         stmt = stmt.where(tuple_(key, id_col) > tuple_(*bound))

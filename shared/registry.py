@@ -35,7 +35,7 @@ class LoadedService:
         return self.settings_cls(**overrides)
 
     def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
-        return self.app_module.create_app(settings)  # type: ignore[no-any-return]
+        return self.app_module.create_app(settings)
 
 
 def load(name: str) -> LoadedService:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import zlib
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -77,15 +78,15 @@ class Relay:
             )
         return len(rows)
 
-    async def _enqueue(self, row: object) -> None:
+    async def _enqueue(self, row: Any) -> None:
         envelope = EventEnvelope(
-            event_id=row.event_id,  # type: ignore[attr-defined]
-            type=row.type,  # type: ignore[attr-defined]
-            version=row.version,  # type: ignore[attr-defined]
-            occurred_at=row.occurred_at,  # type: ignore[attr-defined]
-            producer=self.service,  # type: ignore[arg-type]
-            subject_id=row.subject_id,  # type: ignore[attr-defined]
-            payload=row.payload,  # type: ignore[attr-defined]
+            event_id=row.event_id,
+            type=row.type,
+            version=row.version,
+            occurred_at=row.occurred_at,
+            producer=self.service,
+            subject_id=row.subject_id,
+            payload=row.payload,
         )
         spec = CATALOGUE.get(envelope.type)
         consumers = spec.consumers if spec else ()
@@ -94,7 +95,7 @@ class Relay:
             await self.redis.enqueue_job(
                 HANDLE_EVENT,
                 data,
-                _job_id=job_id(consumer, envelope.event_id, row.id),  # type: ignore[attr-defined]
+                _job_id=job_id(consumer, envelope.event_id, row.id),
                 _queue_name=queue_name(self.queue_prefix, consumer),
             )
 
@@ -116,9 +117,7 @@ class Relay:
                 await self.drain()
                 backoff = 0.5
             except Exception as exc:  # Redis or PostgreSQL down: keep rows, retry later
-                log.warning(
-                    "relay paused", extra={"service": self.service, "error": type(exc).__name__}
-                )
+                log.warning("relay paused", extra={"service": self.service, "error": type(exc).__name__})
                 await _wait(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

@@ -27,17 +27,29 @@ async def run_workers(service_names: Sequence[str], stop: asyncio.Event) -> None
         sessionmaker = create_sessionmaker(engine, service=svc.name, schema=svc.schema)
         redis = await create_pool(RedisSettings.from_dsn(settings.require_redis_url()))
         relay = Relay(
-            service=svc.name, schema=svc.schema, engine=engine, redis=redis,
-            queue_prefix=settings.queue_prefix, batch_size=settings.relay_batch_size,
+            service=svc.name,
+            schema=svc.schema,
+            engine=engine,
+            redis=redis,
+            queue_prefix=settings.queue_prefix,
+            batch_size=settings.relay_batch_size,
         )
         worker = build_worker(
-            service=svc.name, schema=svc.schema, handlers=svc.handlers, sessionmaker=sessionmaker,
-            redis=redis, queue_prefix=settings.queue_prefix, max_tries=settings.consumer_max_tries,
-            max_jobs=settings.consumer_concurrency, functions=svc.functions,
-            cron_jobs=svc.cron_jobs, extra_ctx={"settings": settings, "engine": engine},
+            service=svc.name,
+            schema=svc.schema,
+            handlers=svc.handlers,
+            sessionmaker=sessionmaker,
+            redis=redis,
+            queue_prefix=settings.queue_prefix,
+            max_tries=settings.consumer_max_tries,
+            max_jobs=settings.consumer_concurrency,
+            functions=svc.functions,
+            cron_jobs=svc.cron_jobs,
+            extra_ctx={"settings": settings, "engine": engine},
         )
-        relays.append(asyncio.create_task(relay.run_forever(
-            poll_seconds=settings.relay_poll_seconds, stop=stop)))
+        relays.append(
+            asyncio.create_task(relay.run_forever(poll_seconds=settings.relay_poll_seconds, stop=stop))
+        )
         workers.append(asyncio.create_task(worker.async_run()))
         cleanups.append((worker, engine))
         log.info("worker started", extra={"service": svc.name})

@@ -26,8 +26,15 @@ from tests.support import (
 )
 
 DB_FIXTURES = {
-    "servers", "apps", "formulation_client", "goals_client", "metrics_client", "backbone",
-    "deliver_events", "db_engine", "services",
+    "servers",
+    "apps",
+    "formulation_client",
+    "goals_client",
+    "metrics_client",
+    "backbone",
+    "deliver_events",
+    "db_engine",
+    "services",
 }
 
 
@@ -125,8 +132,12 @@ async def metrics_client(apps: dict[str, FastAPI]) -> AsyncIterator[httpx.AsyncC
 
 @pytest.fixture
 def auth() -> Callable[..., dict[str, str]]:
-    def make(role: str, sub: str | None = None, teams: Sequence[object] = (),
-             clusters: Sequence[str] = ()) -> dict[str, str]:
+    def make(
+        role: str,
+        sub: str | None = None,
+        teams: Sequence[object] = (),
+        clusters: Sequence[str] = (),
+    ) -> dict[str, str]:
         return auth_headers(role, sub, [str(t) for t in teams], clusters)
 
     return make

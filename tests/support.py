@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,15 +106,18 @@ def settings_for(svc: LoadedService, servers: Servers, **overrides: Any) -> Serv
     return svc.settings_cls(**values)
 
 
-def make_token(role: str, sub: str | None = None, teams: Sequence[str] = (),
-               clusters: Sequence[str] = ()) -> str:
+def make_token(
+    role: str, sub: str | None = None, teams: Sequence[str] = (), clusters: Sequence[str] = ()
+) -> str:
     settings = ServiceSettings(jwt_secret=TEST_SECRET)
-    return issue_dev_token(settings, role=role, sub=sub, teams=[str(t) for t in teams],
-                           clusters=list(clusters))
+    return issue_dev_token(
+        settings, role=role, sub=sub, teams=[str(t) for t in teams], clusters=list(clusters)
+    )
 
 
-def auth_headers(role: str, sub: str | None = None, teams: Sequence[str] = (),
-                 clusters: Sequence[str] = ()) -> dict[str, str]:
+def auth_headers(
+    role: str, sub: str | None = None, teams: Sequence[str] = (), clusters: Sequence[str] = ()
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(role, sub, teams, clusters)}"}
 
 
@@ -136,11 +139,9 @@ class Backbone:
     async def start(self) -> None:
         self.redis = await create_pool(RedisSettings.from_dsn(self.servers.redis_url))
         for svc in self.services:
-            engine = create_engine(asyncpg_url(self.servers.database_url), pool_size=3,
-                                   max_overflow=3)
+            engine = create_engine(asyncpg_url(self.servers.database_url), pool_size=3, max_overflow=3)
             self.engines[svc.name] = engine
-            self.sessionmakers[svc.name] = create_sessionmaker(engine, service=svc.name,
-                                                               schema=svc.schema)
+            self.sessionmakers[svc.name] = create_sessionmaker(engine, service=svc.name, schema=svc.schema)
 
     async def stop(self) -> None:
         for engine in self.engines.values():
@@ -150,19 +151,27 @@ class Backbone:
 
     def relay(self, name: str, redis: ArqRedis | None = None) -> Relay:
         svc = next(s for s in self.services if s.name == name)
-        return Relay(service=name, schema=svc.schema, engine=self.engines[name],
-                     redis=redis or self.redis,  # type: ignore[arg-type]
-                     queue_prefix=self.servers.queue_prefix)
+        return Relay(
+            service=name,
+            schema=svc.schema,
+            engine=self.engines[name],
+            redis=redis or self.redis,  # type: ignore[arg-type]
+            queue_prefix=self.servers.queue_prefix,
+        )
 
     def worker(self, name: str, **kwargs: Any) -> Any:
         svc = next(s for s in self.services if s.name == name)
         settings = settings_for(svc, self.servers)
         params: dict[str, Any] = {
-            "service": name, "schema": svc.schema, "handlers": svc.handlers,
-            "sessionmaker": self.sessionmakers[name], "redis": self.redis,
-            "queue_prefix": self.servers.queue_prefix, "burst": True,
-            "functions": svc.functions, "extra_ctx": {"settings": settings,
-                                                      "engine": self.engines[name]},
+            "service": name,
+            "schema": svc.schema,
+            "handlers": svc.handlers,
+            "sessionmaker": self.sessionmakers[name],
+            "redis": self.redis,
+            "queue_prefix": self.servers.queue_prefix,
+            "burst": True,
+            "functions": svc.functions,
+            "extra_ctx": {"settings": settings, "engine": self.engines[name]},
             "poll_delay": 0.05,
         }
         params.update(kwargs)

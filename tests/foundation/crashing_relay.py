@@ -25,9 +25,13 @@ class CrashingRelay(Relay):
 
 async def main(db_url: str, redis_url: str, prefix: str, crash_after: int) -> None:
     redis = await create_pool(RedisSettings.from_dsn(redis_url))
-    relay = CrashingRelay(service="formulation", schema="formulation",
-                          engine=create_engine(asyncpg_url(db_url)), redis=redis,
-                          queue_prefix=prefix)
+    relay = CrashingRelay(
+        service="formulation",
+        schema="formulation",
+        engine=create_engine(asyncpg_url(db_url)),
+        redis=redis,
+        queue_prefix=prefix,
+    )
     relay.crash_after = crash_after  # type: ignore[attr-defined]
     await relay.run_once()
 

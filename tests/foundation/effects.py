@@ -42,8 +42,10 @@ def recording_handler(consumer: str, fail_first: int = 0) -> EventHandler:
         key = str(event.event_id)
         attempts[key] = attempts.get(key, 0) + 1
         await session.execute(
-            text("INSERT INTO test_support.effects (consumer, event_id, subject, attempt) "
-                 "VALUES (:c, :e, :s, :a)"),
+            text(
+                "INSERT INTO test_support.effects (consumer, event_id, subject, attempt) "
+                "VALUES (:c, :e, :s, :a)"
+            ),
             {"c": consumer, "e": key, "s": event.subject_id, "a": attempts[key]},
         )
         if attempts[key] <= fail_first:

@@ -24,7 +24,7 @@ def idp():  # type: ignore[no-untyped-def]
     body = json.dumps({"keys": [jwk]}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -41,8 +41,15 @@ def idp():  # type: ignore[no-untyped-def]
 
 
 def _token(key, **overrides) -> str:  # type: ignore[no-untyped-def]
-    claims = {"sub": "u-42", "role": "analyst", "iss": ISSUER, "aud": AUDIENCE,
-              "exp": int(time.time()) + 600, "teams": [], "clusters": []}
+    claims = {
+        "sub": "u-42",
+        "role": "analyst",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": int(time.time()) + 600,
+        "teams": [],
+        "clusters": [],
+    }
     claims.update(overrides)
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
 
@@ -50,18 +57,30 @@ def _token(key, **overrides) -> str:  # type: ignore[no-untyped-def]
 async def test_rs256_against_jwks(idp, servers, services):
     key, jwks_url = idp
     svc = next(s for s in services if s.name == "formulation")
-    app = svc.create_app(settings_for(svc, servers, env="production", jwks_url=jwks_url,
-                                      jwt_issuer=ISSUER, jwt_audience=AUDIENCE, jwt_secret=None))
+    app = svc.create_app(
+        settings_for(
+            svc,
+            servers,
+            env="production",
+            jwks_url=jwks_url,
+            jwt_issuer=ISSUER,
+            jwt_audience=AUDIENCE,
+            jwt_secret=None,
+        )
+    )
     async with app.router.lifespan_context(app), client_for(app, "prod") as client:
         ok = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {_token(key)}"})
         assert ok.status_code == 200, ok.text
-        for bad in (_token(key, aud="other"), _token(key, iss="https://evil/"),
-                    _token(key, exp=int(time.time()) - 10), make_token("admin")):
+        for bad in (
+            _token(key, aud="other"),
+            _token(key, iss="https://evil/"),
+            _token(key, exp=int(time.time()) - 10),
+            make_token("admin"),
+        ):
             r = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {bad}"})
             assert r.status_code == 401, bad
         other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        forged = await client.get("/v1/clusters",
-                                  headers={"Authorization": f"Bearer {_token(other_key)}"})
+        forged = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {_token(other_key)}"})
         assert forged.status_code == 401
 
 

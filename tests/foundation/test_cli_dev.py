@@ -21,7 +21,7 @@ pytestmark = pytest.mark.backbone
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (local)
+        with urllib.request.urlopen(url, timeout=2) as r:
             return r.status, r.read()
     except OSError:
         return 0, b""
@@ -29,13 +29,27 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def test_rethink_dev_starts_everything_and_stops_cleanly(tmp_path):
     ports = [free_port() for _ in range(3)]
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "RETHINK_DATABASE_URL", "RETHINK_REDIS_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "RETHINK_DATABASE_URL", "RETHINK_REDIS_URL"}
+    }
     env["RETHINK_DATA_DIR"] = str(tmp_path / "data")
-    cmd = [sys.executable, "-m", "shared.cli", "dev", "--formulation-port", str(ports[0]),
-           "--goals-port", str(ports[1]), "--metrics-port", str(ports[2])]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "shared.cli",
+        "dev",
+        "--formulation-port",
+        str(ports[0]),
+        "--goals-port",
+        str(ports[1]),
+        "--metrics-port",
+        str(ports[2]),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     started = time.monotonic()
     try:
         out_lines = []
@@ -54,9 +68,10 @@ def test_rethink_dev_starts_everything_and_stops_cleanly(tmp_path):
             status, body = _get(f"http://127.0.0.1:{port}/openapi.json")
             assert status == 200 and json.loads(body)["openapi"].startswith("3.")
         token = output.split("Admin token (12 h):\n", 1)[1].splitlines()[0]
-        req = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/v1/clusters",
-                                     headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{ports[0]}/v1/clusters", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 4

@@ -36,8 +36,10 @@ async def test_write_applied_once_by_each_consumer(
     formulation_client, auth, backbone, deliver_events, effect_engine
 ):
     goals, metrics = _svc(backbone, "goals"), _svc(backbone, "metrics")
-    with handler_installed(goals, "cluster.upserted", recording_handler("goals")), \
-         handler_installed(metrics, "cluster.upserted", recording_handler("metrics")):
+    with (
+        handler_installed(goals, "cluster.upserted", recording_handler("goals")),
+        handler_installed(metrics, "cluster.upserted", recording_handler("metrics")),
+    ):
         await _put(formulation_client, auth, "RES-4")
         await deliver_events()
         await deliver_events()  # nothing left: a second delivery round changes nothing
@@ -55,12 +57,21 @@ async def test_event_enqueued_twice_has_one_effect(
         # arq delivers at least once: force a second copy of the job under another job id
         async with backbone.engines["formulation"].connect() as conn:
             row = (await conn.execute(text("select * from formulation.outbox"))).one()
-        envelope = EventEnvelope(event_id=row.event_id, type=row.type, version=row.version,
-                                 occurred_at=row.occurred_at, producer="formulation",
-                                 subject_id=row.subject_id, payload=row.payload)
+        envelope = EventEnvelope(
+            event_id=row.event_id,
+            type=row.type,
+            version=row.version,
+            occurred_at=row.occurred_at,
+            producer="formulation",
+            subject_id=row.subject_id,
+            payload=row.payload,
+        )
         await backbone.redis.enqueue_job(
-            HANDLE_EVENT, envelope.model_dump(mode="json"), _job_id="duplicate-copy",
-            _queue_name=queue_name(backbone.servers.queue_prefix, "goals"))
+            HANDLE_EVENT,
+            envelope.model_dump(mode="json"),
+            _job_id="duplicate-copy",
+            _queue_name=queue_name(backbone.servers.queue_prefix, "goals"),
+        )
         await deliver_events()
     assert len(await effects(effect_engine, "goals")) == 1
     async with backbone.engines["goals"].connect() as conn:
@@ -97,21 +108,31 @@ async def test_relay_keeps_commit_order_per_producer(
 async def test_concurrent_relays_publish_each_event_once(formulation_client, auth, backbone):
     for i in range(30):
         await _put(formulation_client, auth, f"C-{i}")
-    relays = [Relay(service="formulation", schema="formulation",
-                    engine=backbone.engines["formulation"], redis=backbone.redis,
-                    queue_prefix=backbone.servers.queue_prefix, batch_size=4) for _ in range(3)]
+    relays = [
+        Relay(
+            service="formulation",
+            schema="formulation",
+            engine=backbone.engines["formulation"],
+            redis=backbone.redis,
+            queue_prefix=backbone.servers.queue_prefix,
+            batch_size=4,
+        )
+        for _ in range(3)
+    ]
     for _ in range(20):
         await asyncio.gather(*(r.run_once() for r in relays))
     goals_queue = queue_name(backbone.servers.queue_prefix, "goals")
     assert await backbone.redis.zcard(goals_queue) == 30
     async with backbone.engines["formulation"].connect() as conn:
-        assert await conn.scalar(
-            text("select count(*) from formulation.outbox where published_at is null")) == 0
+        assert (
+            await conn.scalar(text("select count(*) from formulation.outbox where published_at is null")) == 0
+        )
 
 
 async def test_rolled_back_write_emits_nothing(formulation_client, auth, backbone):
-    r = await formulation_client.put("/v1/clusters/RES-4", json={**CLUSTER, "name": ""},
-                                     headers=auth("admin"))
+    r = await formulation_client.put(
+        "/v1/clusters/RES-4", json={**CLUSTER, "name": ""}, headers=auth("admin")
+    )
     assert r.status_code == 422
     assert await backbone.relay("formulation").drain() == 0
 
@@ -122,6 +143,14 @@ def test_payload_refuses_free_text():
     from shared.events import build_envelope
 
     with pytest.raises(ValidationError):
-        build_envelope("formulation", "family.closed", "f", {
-            "family_id": "5d1c3c1e-4c2b-4d8e-9d7a-1f2e3d4c5b6a", "cluster_code": "RES-1",
-            "reason_code": "Mum said she is moving to Bradford", "closed_on": "2020-01-01"})
+        build_envelope(
+            "formulation",
+            "family.closed",
+            "f",
+            {
+                "family_id": "5d1c3c1e-4c2b-4d8e-9d7a-1f2e3d4c5b6a",
+                "cluster_code": "RES-1",
+                "reason_code": "Mum said she is moving to Bradford",
+                "closed_on": "2020-01-01",
+            },
+        )

@@ -31,8 +31,9 @@ def _svc(services, name):  # type: ignore[no-untyped-def]
 
 async def _unpublished(engine) -> int:  # type: ignore[no-untyped-def]
     async with engine.connect() as conn:
-        return int(await conn.scalar(
-            text("select count(*) from formulation.outbox where published_at is null")) or 0)
+        return int(
+            await conn.scalar(text("select count(*) from formulation.outbox where published_at is null")) or 0
+        )
 
 
 async def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -51,15 +52,19 @@ async def test_redis_down_writes_succeed_and_events_arrive_after(
     pool = await create_pool(RedisSettings.from_dsn(redis_proc.url))
     engine = backbone.engines["formulation"]
     await reset_effects(backbone.engines["goals"])
-    relay = Relay(service="formulation", schema="formulation", engine=engine, redis=pool,
-                  queue_prefix="fault-redis")
+    relay = Relay(
+        service="formulation",
+        schema="formulation",
+        engine=engine,
+        redis=pool,
+        queue_prefix="fault-redis",
+    )
     stop = asyncio.Event()
     relay_task = asyncio.create_task(relay.run_forever(poll_seconds=0.2, stop=stop))
     try:
         redis_proc.stop()
         for i in range(5):
-            r = await formulation_client.put(f"/v1/clusters/R-{i}", json=CLUSTER,
-                                             headers=auth("admin"))
+            r = await formulation_client.put(f"/v1/clusters/R-{i}", json=CLUSTER, headers=auth("admin"))
             assert r.status_code == 201  # the write path needs PostgreSQL only
         await asyncio.sleep(1.0)
         assert await _unpublished(engine) == 5  # held back, not lost
@@ -67,9 +72,16 @@ async def test_redis_down_writes_succeed_and_events_arrive_after(
         await _wait_for(lambda: _unpublished_is_zero(engine))
         goals = _svc(services, "goals")
         with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
-            worker = build_worker(service="goals", schema="goals", handlers=goals.handlers,
-                                  sessionmaker=backbone.sessionmakers["goals"], redis=pool,
-                                  queue_prefix="fault-redis", burst=True, poll_delay=0.05)
+            worker = build_worker(
+                service="goals",
+                schema="goals",
+                handlers=goals.handlers,
+                sessionmaker=backbone.sessionmakers["goals"],
+                redis=pool,
+                queue_prefix="fault-redis",
+                burst=True,
+                poll_delay=0.05,
+            )
             await worker.main()
         subjects = sorted(s for _, s in await effects(backbone.engines["goals"], "goals"))
         assert subjects == [f"R-{i}" for i in range(5)]
@@ -97,9 +109,18 @@ async def test_relay_killed_between_enqueue_and_progress_has_no_double_effect(
     for i in range(6):
         await formulation_client.put(f"/v1/clusters/K-{i}", json=CLUSTER, headers=auth("admin"))
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.foundation.crashing_relay", servers.database_url,
-         servers.redis_url, servers.queue_prefix, "6"],
-        cwd=ROOT, capture_output=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "tests.foundation.crashing_relay",
+            servers.database_url,
+            servers.redis_url,
+            servers.queue_prefix,
+            "6",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     goals_queue = queue_name(servers.queue_prefix, "goals")
@@ -119,9 +140,7 @@ async def test_relay_killed_between_enqueue_and_progress_has_no_double_effect(
     assert subjects == [f"K-{i}" for i in range(6)]
 
 
-async def test_database_restart_under_load_loses_no_committed_event(
-    tmp_path: Path, servers, services
-):
+async def test_database_restart_under_load_loses_no_committed_event(tmp_path: Path, servers, services):
     import pgserver
 
     pg, url = start_postgres(tmp_path / "pg")
@@ -134,8 +153,13 @@ async def test_database_restart_under_load_loses_no_committed_event(
         started_before = await _postmaster_start(engine)
         pool = await create_pool(RedisSettings.from_dsn(servers.redis_url))
         prefix = "fault-pg"
-        relay = Relay(service="formulation", schema="formulation", engine=engine, redis=pool,
-                      queue_prefix=prefix)
+        relay = Relay(
+            service="formulation",
+            schema="formulation",
+            engine=engine,
+            redis=pool,
+            queue_prefix=prefix,
+        )
         stop = asyncio.Event()
         committed: set[str] = set()
         from tests.support import auth_headers
@@ -157,8 +181,12 @@ async def test_database_restart_under_load_loses_no_committed_event(
 
             async def restart() -> None:
                 await asyncio.sleep(0.4)
-                await asyncio.to_thread(pgserver.pg_ctl, ["-m", "fast", "-w", "restart"],
-                                        pgdata=pg.pgdata, user=pg.system_user)
+                await asyncio.to_thread(
+                    pgserver.pg_ctl,
+                    ["-m", "fast", "-w", "restart"],
+                    pgdata=pg.pgdata,
+                    user=pg.system_user,
+                )
 
             await asyncio.gather(*(writer(n) for n in range(4)), restart())
             await _wait_for(lambda: _unpublished_is_zero(engine), timeout=60)
@@ -166,9 +194,16 @@ async def test_database_restart_under_load_loses_no_committed_event(
             await relay_task
         sessionmaker = create_sessionmaker(engine, service="goals", schema="goals")
         with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
-            worker = build_worker(service="goals", schema="goals", handlers=goals.handlers,
-                                  sessionmaker=sessionmaker, redis=pool, queue_prefix=prefix,
-                                  burst=True, poll_delay=0.05)
+            worker = build_worker(
+                service="goals",
+                schema="goals",
+                handlers=goals.handlers,
+                sessionmaker=sessionmaker,
+                redis=pool,
+                queue_prefix=prefix,
+                burst=True,
+                poll_delay=0.05,
+            )
             await worker.main()
         applied = [s for _, s in await effects(engine, "goals")]
         assert await _postmaster_start(engine) > started_before  # it really restarted

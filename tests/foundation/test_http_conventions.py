@@ -20,8 +20,9 @@ async def _nothing_stored(backbone) -> None:
 
 async def test_malformed_json_is_422_problem(formulation_client, auth, backbone):
     r = await formulation_client.put(
-        "/v1/clusters/RES-3", content=b'{"name": "x",', headers={**auth("admin"),
-                                                                 "content-type": "application/json"}
+        "/v1/clusters/RES-3",
+        content=b'{"name": "x",',
+        headers={**auth("admin"), "content-type": "application/json"},
     )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
@@ -74,29 +75,40 @@ async def test_invalid_token_is_401(formulation_client):
 
 
 async def test_request_id_echoed_and_generated(formulation_client, auth):
-    r = await formulation_client.get("/v1/clusters", headers={**auth("admin"),
-                                                               "X-Request-ID": "abc12345-req"})
+    r = await formulation_client.get(
+        "/v1/clusters", headers={**auth("admin"), "X-Request-ID": "abc12345-req"}
+    )
     assert r.headers["x-request-id"] == "abc12345-req"
     r2 = await formulation_client.get("/v1/clusters", headers=auth("admin"))
     assert len(r2.headers["x-request-id"]) == 32
 
 
 async def test_write_is_audited_with_request_id(formulation_client, auth, backbone):
-    r = await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER,
-                                     headers={**auth("admin", sub="admin-7"),
-                                              "X-Request-ID": "req-audit-0001"})
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3",
+        json=CLUSTER,
+        headers={**auth("admin", sub="admin-7"), "X-Request-ID": "req-audit-0001"},
+    )
     assert r.status_code == 201
     async with backbone.engines["formulation"].connect() as conn:
-        row = (await conn.execute(text(
-            "select actor, role, action, resource_type, resource_id, request_id "
-            "from formulation.audit_log"))).one()
+        row = (
+            await conn.execute(
+                text(
+                    "select actor, role, action, resource_type, resource_id, request_id "
+                    "from formulation.audit_log"
+                )
+            )
+        ).one()
     assert tuple(row) == ("admin-7", "admin", "create", "cluster", "RES-3", "req-audit-0001")
 
 
 async def test_audit_log_refuses_update_and_delete(formulation_client, auth, backbone):
     await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER, headers=auth("admin"))
-    for sql in ("update formulation.audit_log set actor = 'x'", "delete from formulation.audit_log",
-                "truncate formulation.audit_log"):
+    for sql in (
+        "update formulation.audit_log set actor = 'x'",
+        "delete from formulation.audit_log",
+        "truncate formulation.audit_log",
+    ):
         async with backbone.engines["formulation"].connect() as conn:
             try:
                 await conn.execute(text(sql))
@@ -113,15 +125,13 @@ async def test_cursor_pagination_walks_all_items(formulation_client, auth):
     seen, cursor = [], None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        page = (await formulation_client.get("/v1/clusters", params=params,
-                                             headers=auth("analyst"))).json()
+        page = (await formulation_client.get("/v1/clusters", params=params, headers=auth("analyst"))).json()
         seen += [c["code"] for c in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
             break
     assert seen == [f"C-{i}" for i in range(5)]
-    bad = await formulation_client.get("/v1/clusters", params={"cursor": "zzz"},
-                                       headers=auth("analyst"))
+    bad = await formulation_client.get("/v1/clusters", params={"cursor": "zzz"}, headers=auth("analyst"))
     assert bad.status_code == 422 and bad.json()["rule"] == "cursor_invalid"
 
 

@@ -54,8 +54,9 @@ def test_every_route_declares_roles() -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize(("service", "method", "path", "guard"), ROUTES,
-                         ids=[f"{s}:{m}:{p}" for s, m, p, _ in ROUTES])
+@pytest.mark.parametrize(
+    ("service", "method", "path", "guard"), ROUTES, ids=[f"{s}:{m}:{p}" for s, m, p, _ in ROUTES]
+)
 async def test_route_refuses_anonymous_and_other_roles(
     apps, auth, service: str, method: str, path: str, guard: RoleGuard
 ) -> None:

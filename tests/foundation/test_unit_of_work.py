@@ -46,8 +46,9 @@ async def make(user: Admin, body: Make, session: DbSession):  # type: ignore[no-
 
 
 @router.put("/clusters/{code}/name")
-async def rename(user: Admin, code: str, body: Make, request: Request, response: Response,
-                 session: DbSession) -> dict[str, str]:
+async def rename(
+    user: Admin, code: str, body: Make, request: Request, response: Response, session: DbSession
+) -> dict[str, str]:
     cluster = await repository.get(session, code, for_update=True)
     assert cluster is not None
     check_if_match(request, cluster.revision)
@@ -62,8 +63,16 @@ async def uow_app(servers, services) -> AsyncIterator:  # type: ignore[no-untype
     svc = next(s for s in services if s.name == "formulation")
     settings = settings_for(svc, servers)
     assert isinstance(settings, Settings)
-    app = create_app(ServiceSpec(name="formulation", schema="formulation", title="Rethink test",
-                                 description="unit of work test app", routers=[router]), settings)
+    app = create_app(
+        ServiceSpec(
+            name="formulation",
+            schema="formulation",
+            title="Rethink test",
+            description="unit of work test app",
+            routers=[router],
+        ),
+        settings,
+    )
     async with app.router.lifespan_context(app):
         yield app
 
@@ -77,8 +86,10 @@ async def client(uow_app, backbone):  # type: ignore[no-untyped-def]
 async def _counts(backbone) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     async with backbone.engines["formulation"].connect() as conn:
         return tuple(  # type: ignore[return-value]
-            [int(await conn.scalar(text(f"select count(*) from formulation.{t}")) or 0)
-             for t in ("clusters", "outbox", "audit_log")]
+            [
+                int(await conn.scalar(text(f"select count(*) from formulation.{t}")) or 0)
+                for t in ("clusters", "outbox", "audit_log")
+            ]
         )
 
 
@@ -104,10 +115,12 @@ async def test_same_key_different_body_is_422(client, auth, backbone):
 
 
 async def test_keys_are_per_caller(client, auth, backbone):
-    await client.post("/t/clusters", json=BODY, headers={**auth("admin", sub="a1"),
-                                                          "Idempotency-Key": "k"})
-    r = await client.post("/t/clusters", json={**BODY, "code": "RES-8"},
-                          headers={**auth("admin", sub="a2"), "Idempotency-Key": "k"})
+    await client.post("/t/clusters", json=BODY, headers={**auth("admin", sub="a1"), "Idempotency-Key": "k"})
+    r = await client.post(
+        "/t/clusters",
+        json={**BODY, "code": "RES-8"},
+        headers={**auth("admin", sub="a2"), "Idempotency-Key": "k"},
+    )
     assert r.status_code == 201 and "idempotent-replayed" not in r.headers
     assert (await _counts(backbone))[0] == 2
 
@@ -117,8 +130,11 @@ async def test_failed_request_leaves_nothing_and_frees_the_key(client, auth, bac
     r = await client.post("/t/clusters", json={**BODY, "fail": "conflict"}, headers=headers)
     assert r.status_code == 409 and r.json()["rule"] == "test_rule"
     assert await _counts(backbone) == (0, 0, 0)
-    crash = await client.post("/t/clusters", json={**BODY, "fail": "crash"},
-                              headers={**auth("admin"), "Idempotency-Key": "crash"})
+    crash = await client.post(
+        "/t/clusters",
+        json={**BODY, "fail": "crash"},
+        headers={**auth("admin"), "Idempotency-Key": "crash"},
+    )
     assert crash.status_code == 500
     assert crash.headers["content-type"] == "application/problem+json"
     assert "boom" not in crash.text  # internals stay in the log, not the answer
@@ -132,11 +148,11 @@ async def test_if_match_guards_concurrent_edits(client, auth):
     body = {**BODY, "name": "New"}
     missing = await client.put("/t/clusters/RES-9/name", json=body, headers=auth("admin"))
     assert missing.status_code == 428
-    ok = await client.put("/t/clusters/RES-9/name", json=body,
-                          headers={**auth("admin"), "If-Match": '"1"'})
+    ok = await client.put("/t/clusters/RES-9/name", json=body, headers={**auth("admin"), "If-Match": '"1"'})
     assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
-    stale = await client.put("/t/clusters/RES-9/name", json=body,
-                             headers={**auth("admin"), "If-Match": '"1"'})
+    stale = await client.put(
+        "/t/clusters/RES-9/name", json=body, headers={**auth("admin"), "If-Match": '"1"'}
+    )
     assert stale.status_code == 412 and stale.json()["current_etag"] == '"2"'
 
 
@@ -144,9 +160,13 @@ async def test_cors_preflight_for_configured_origin(servers, services):
     svc = next(s for s in services if s.name == "formulation")
     app = svc.create_app(settings_for(svc, servers, cors_origins=["https://app.example"]))
     async with client_for(app, "cors") as c:
-        r = await c.options("/v1/clusters", headers={
-            "Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+        r = await c.options(
+            "/v1/clusters",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+        )
         assert r.headers["access-control-allow-origin"] == "https://app.example"
-        r = await c.options("/v1/clusters", headers={
-            "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+        r = await c.options(
+            "/v1/clusters",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
         assert "access-control-allow-origin" not in r.headers
