@@ -46,6 +46,8 @@ class ServiceSpec:
     routers: Sequence[fastapi.APIRouter]
     tags: list[dict[str, Any]] = field(default_factory=list)
     version: str = "0.1.0"
+    # Routes under these prefixes take file uploads, limited by max_upload_bytes instead.
+    upload_path_prefixes: tuple[str, ...] = ()
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
@@ -225,7 +227,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         expose_headers=["ETag", "X-Request-ID", "Idempotent-Replayed", "Location"],
     )
     app.add_middleware(
-        RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+        RequestContextMiddleware,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        upload_limits={prefix: settings.max_upload_bytes for prefix in spec.upload_path_prefixes},
     )
     return app
 

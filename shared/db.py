@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -108,17 +107,14 @@ def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
 _INFRA: dict[str, InfraTables] = {}
 
 
-def make_base(schema: str) -> type[DeclarativeBase]:
-    """A declarative base bound to one service schema, with the infra tables already on it."""
+def make_metadata(schema: str) -> MetaData:
+    """The MetaData of one service schema, with the naming convention and the backbone tables.
+
+    Each service declares `class Base(DeclarativeBase): metadata = make_metadata("<schema>")`.
+    """
     metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-
-    class Base(DeclarativeBase):
-        pass
-
-    Base.metadata = metadata
-    Base.__name__ = f"{schema.title()}Base"
     _INFRA[schema] = _infra_tables(metadata, schema)
-    return Base
+    return metadata
 
 
 def infra_for(schema: str) -> InfraTables:

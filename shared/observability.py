@@ -64,10 +64,24 @@ class ServiceMetrics:
 class RequestContextMiddleware:
     """Request id, access log line, metrics, and the body-size limit, for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        max_body_bytes: int,
+        upload_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.upload_limits = upload_limits or {}
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.upload_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,10 +101,11 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        limit = self._limit(scope.get("path", ""))
         try:
             length = _header(scope, b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await _send_problem(send_with_id, _too_large(self.max_body_bytes))
+            if length is not None and length.isdigit() and int(length) > limit:
+                await _send_problem(send_with_id, _too_large(limit))
                 return
             received = 0
 
@@ -99,14 +114,14 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > limit:
                         raise _BodyTooLarge
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
             except _BodyTooLarge:
-                await _send_problem(send_with_id, _too_large(self.max_body_bytes))
+                await _send_problem(send_with_id, _too_large(limit))
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

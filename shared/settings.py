@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
 
     cors_origins: list[str] = []
     max_body_bytes: int = 1_048_576
+    # File uploads (statutory returns) stream to a temporary file, so they may be much larger.
+    max_upload_bytes: int = 1_073_741_824
     log_level: str = "INFO"
     db_pool_size: int = 10
     db_max_overflow: int = 10

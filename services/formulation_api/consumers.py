@@ -1,5 +1,86 @@
-"""Events the formulation service consumes."""
+"""Events the formulation service consumes from the goals service.
 
+`plan.reformulation_needed`: the overall goal is not progressing, so "formulate again rather than
+carrying on" (Appendix 5): record a request that the next completed formulation resolves.
+`plan.closed`: remember the plan's closure; closing for a new formulation is also a request.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.formulation_api.families.models import Family, FamilyPlan
+from services.formulation_api.formulations.models import Formulation, ReformulationRequest
 from shared.consumer import EventHandler
+from shared.events import EventEnvelope, PlanClosed, PlanReformulationNeeded
 
-HANDLERS: dict[str, EventHandler] = {}
+REFORMULATE_ON_CLOSE = "continued_intervention_new_formulation"
+
+
+async def _known_family(session: AsyncSession, family_id: object) -> bool:
+    return (await session.scalar(select(Family.id).where(Family.id == family_id))) is not None
+
+
+async def _request(session: AsyncSession, values: dict[str, object]) -> None:
+    # Unique on event_id: a replay is a no-op even without the processed-events row.
+    stmt = (
+        insert(ReformulationRequest)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[ReformulationRequest.event_id])
+    )
+    await session.execute(stmt)
+
+
+async def on_reformulation_needed(session: AsyncSession, event: EventEnvelope) -> None:
+    p = PlanReformulationNeeded.model_validate(event.payload)
+    if not await _known_family(session, p.family_id):
+        return
+    known = await session.scalar(select(Formulation.id).where(Formulation.id == p.formulation_id))
+    await _request(
+        session,
+        {
+            "event_id": event.event_id,
+            "family_id": p.family_id,
+            "formulation_id": known,
+            "plan_id": p.plan_id,
+            "reason": "no_progress",
+            "flagged_on": p.flagged_on,
+            "reviews_without_progress": p.reviews_without_progress,
+        },
+    )
+
+
+async def on_plan_closed(session: AsyncSession, event: EventEnvelope) -> None:
+    p = PlanClosed.model_validate(event.payload)
+    if not await _known_family(session, p.family_id):
+        return
+    stmt = insert(FamilyPlan).values(
+        plan_id=p.plan_id, family_id=p.family_id, closed_on=p.closed_on, reason_code=p.reason_code
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[FamilyPlan.plan_id],
+            set_={"closed_on": stmt.excluded.closed_on, "reason_code": stmt.excluded.reason_code},
+        )
+    )
+    if p.reason_code == REFORMULATE_ON_CLOSE:
+        await _request(
+            session,
+            {
+                "event_id": event.event_id,
+                "family_id": p.family_id,
+                "formulation_id": None,
+                "plan_id": p.plan_id,
+                "reason": "plan_closed_for_new_formulation",
+                "flagged_on": p.closed_on,
+                "reviews_without_progress": None,
+            },
+        )
+
+
+HANDLERS: dict[str, EventHandler] = {
+    "plan.reformulation_needed": on_reformulation_needed,
+    "plan.closed": on_plan_closed,
+}

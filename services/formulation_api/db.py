@@ -1,6 +1,11 @@
 """The formulation service's declarative base; every table lives in the `formulation` schema."""
 
-from shared.db import make_base
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.db import make_metadata
 
 SCHEMA = "formulation"
-Base = make_base(SCHEMA)
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata(SCHEMA)

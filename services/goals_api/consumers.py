@@ -63,9 +63,7 @@ async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> N
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
     p = FamilyClosed.model_validate(event.payload)
-    stmt = insert(KnownFamily).values(
-        id=p.family_id, cluster_code=p.cluster_code, closed_on=p.closed_on
-    )
+    stmt = insert(KnownFamily).values(id=p.family_id, cluster_code=p.cluster_code, closed_on=p.closed_on)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[KnownFamily.id], set_={"closed_on": stmt.excluded.closed_on}

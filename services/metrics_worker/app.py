@@ -20,6 +20,7 @@ SPEC = ServiceSpec(
         "SSDA903 and CIN census files. Counts 1-5 are suppressed for non-analyst roles."
     ),
     routers=[series_router, reference_router, costing_router, imports_router],
+    upload_path_prefixes=("/v1/imports",),
     tags=[
         {"name": "series", "description": "Service records in; monthly series and tables out."},
         {"name": "clusters", "description": "Clusters, RES start dates and child population."},

@@ -36,9 +36,7 @@ async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> No
     p = ClusterUpserted.model_validate(event.payload)
     values = {"code": p.cluster_code, "res_start": p.res_start, "co_located": p.co_located}
     await session.execute(
-        insert(Cluster)
-        .values(**values)
-        .on_conflict_do_update(index_elements=[Cluster.code], set_=values)
+        insert(Cluster).values(**values).on_conflict_do_update(index_elements=[Cluster.code], set_=values)
     )
 
 

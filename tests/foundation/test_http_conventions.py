@@ -154,3 +154,15 @@ async def test_openapi_documents_routes_tags_and_security(apps):
         assert spec["info"]["title"].startswith("Rethink")
         assert "HTTPBearer" in spec.get("components", {}).get("securitySchemes", {}) or name != "formulation"
         assert any(t["name"] == "operations" for t in spec["tags"])
+
+
+async def test_upload_routes_take_larger_bodies_than_json_routes(metrics_client, auth):
+    big = b"x" * 1_200_000  # over the JSON limit, under the upload limit
+    r = await metrics_client.post(
+        "/v1/imports/ssda903", files={"episodes": ("e.csv", big)}, headers=auth("analyst")
+    )
+    assert r.status_code != 413  # reached the route (which then judges the file itself)
+    r = await metrics_client.post(
+        "/v1/service-events", content=big, headers={**auth("analyst"), "content-type": "application/json"}
+    )
+    assert r.status_code == 413

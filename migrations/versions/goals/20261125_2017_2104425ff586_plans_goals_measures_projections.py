@@ -96,21 +96,15 @@ def upgrade() -> None:
             name=op.f("ck_plans_closed_fields"),
         ),
         sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_plans_status")),
-        sa.CheckConstraint(
-            "review_every_days BETWEEN 1 AND 90", name=op.f("ck_plans_review_every_days")
-        ),
+        sa.CheckConstraint("review_every_days BETWEEN 1 AND 90", name=op.f("ck_plans_review_every_days")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plans")),
         schema="goals",
     )
-    op.create_index(
-        op.f("ix_goals_plans_closed_on"), "plans", ["closed_on"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_plans_closed_on"), "plans", ["closed_on"], unique=False, schema="goals")
     op.create_index(
         op.f("ix_goals_plans_cluster_code"), "plans", ["cluster_code"], unique=False, schema="goals"
     )
-    op.create_index(
-        op.f("ix_goals_plans_family_id"), "plans", ["family_id"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_plans_family_id"), "plans", ["family_id"], unique=False, schema="goals")
     op.create_index(
         op.f("ix_goals_plans_formulation_id"),
         "plans",
@@ -125,9 +119,7 @@ def upgrade() -> None:
         unique=False,
         schema="goals",
     )
-    op.create_index(
-        op.f("ix_goals_plans_team_id"), "plans", ["team_id"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_plans_team_id"), "plans", ["team_id"], unique=False, schema="goals")
     op.create_index(
         "uq_plans_one_open_per_family",
         "plans",
@@ -157,9 +149,7 @@ def upgrade() -> None:
             "service_rating BETWEEN 1 AND 10 AND communication_rating BETWEEN 1 AND 10 AND understanding_rating BETWEEN 1 AND 10",
             name=op.f("ck_feedback_ratings"),
         ),
-        sa.ForeignKeyConstraint(
-            ["plan_id"], ["goals.plans.id"], name=op.f("fk_feedback_plan_id_plans")
-        ),
+        sa.ForeignKeyConstraint(["plan_id"], ["goals.plans.id"], name=op.f("fk_feedback_plan_id_plans")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
         sa.UniqueConstraint("plan_id", name=op.f("uq_feedback_plan_id")),
         schema="goals",
@@ -199,21 +189,15 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "latest_score IS NULL OR latest_score BETWEEN 0 AND 10", name=op.f("ck_goals_latest")
         ),
-        sa.ForeignKeyConstraint(
-            ["plan_id"], ["goals.plans.id"], name=op.f("fk_goals_plan_id_plans")
-        ),
+        sa.ForeignKeyConstraint(["plan_id"], ["goals.plans.id"], name=op.f("fk_goals_plan_id_plans")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_goals")),
         schema="goals",
     )
     op.create_index(
         op.f("ix_goals_goals_baseline_on"), "goals", ["baseline_on"], unique=False, schema="goals"
     )
-    op.create_index(
-        op.f("ix_goals_goals_category"), "goals", ["category"], unique=False, schema="goals"
-    )
-    op.create_index(
-        op.f("ix_goals_goals_plan_id"), "goals", ["plan_id"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_goals_category"), "goals", ["category"], unique=False, schema="goals")
+    op.create_index(op.f("ix_goals_goals_plan_id"), "goals", ["plan_id"], unique=False, schema="goals")
     op.create_table(
         "score15_responses",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -233,16 +217,12 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "timepoint IN ('T1', 'T2')", name=op.f("ck_score15_responses_timepoint")
-        ),
+        sa.CheckConstraint("timepoint IN ('T1', 'T2')", name=op.f("ck_score15_responses_timepoint")),
         sa.ForeignKeyConstraint(
             ["plan_id"], ["goals.plans.id"], name=op.f("fk_score15_responses_plan_id_plans")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score15_responses")),
-        sa.UniqueConstraint(
-            "plan_id", "member_ref", "timepoint", name="uq_score15_member_timepoint"
-        ),
+        sa.UniqueConstraint("plan_id", "member_ref", "timepoint", name="uq_score15_member_timepoint"),
         schema="goals",
     )
     op.create_index(
@@ -266,18 +246,12 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["goal_id"], ["goals.goals.id"], name=op.f("fk_actions_goal_id_goals")
-        ),
+        sa.ForeignKeyConstraint(["goal_id"], ["goals.goals.id"], name=op.f("fk_actions_goal_id_goals")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_actions")),
         schema="goals",
     )
-    op.create_index(
-        op.f("ix_goals_actions_activity"), "actions", ["activity"], unique=False, schema="goals"
-    )
-    op.create_index(
-        op.f("ix_goals_actions_goal_id"), "actions", ["goal_id"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_actions_activity"), "actions", ["activity"], unique=False, schema="goals")
+    op.create_index(op.f("ix_goals_actions_goal_id"), "actions", ["goal_id"], unique=False, schema="goals")
     op.create_table(
         "evaluations",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -295,12 +269,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("score BETWEEN 0 AND 10", name=op.f("ck_evaluations_score_range")),
-        sa.ForeignKeyConstraint(
-            ["goal_id"], ["goals.goals.id"], name=op.f("fk_evaluations_goal_id_goals")
-        ),
-        sa.ForeignKeyConstraint(
-            ["plan_id"], ["goals.plans.id"], name=op.f("fk_evaluations_plan_id_plans")
-        ),
+        sa.ForeignKeyConstraint(["goal_id"], ["goals.goals.id"], name=op.f("fk_evaluations_goal_id_goals")),
+        sa.ForeignKeyConstraint(["plan_id"], ["goals.plans.id"], name=op.f("fk_evaluations_plan_id_plans")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluations")),
         schema="goals",
     )
@@ -333,15 +303,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("score BETWEEN 0 AND 10", name=op.f("ck_scores_score_range")),
-        sa.ForeignKeyConstraint(
-            ["goal_id"], ["goals.goals.id"], name=op.f("fk_scores_goal_id_goals")
-        ),
+        sa.ForeignKeyConstraint(["goal_id"], ["goals.goals.id"], name=op.f("fk_scores_goal_id_goals")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scores")),
         schema="goals",
     )
-    op.create_index(
-        op.f("ix_goals_scores_goal_id"), "scores", ["goal_id"], unique=False, schema="goals"
-    )
+    op.create_index(op.f("ix_goals_scores_goal_id"), "scores", ["goal_id"], unique=False, schema="goals")
     # ### end Alembic commands ###
 
 
@@ -355,9 +321,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_goals_actions_goal_id"), table_name="actions", schema="goals")
     op.drop_index(op.f("ix_goals_actions_activity"), table_name="actions", schema="goals")
     op.drop_table("actions", schema="goals")
-    op.drop_index(
-        op.f("ix_goals_score15_responses_plan_id"), table_name="score15_responses", schema="goals"
-    )
+    op.drop_index(op.f("ix_goals_score15_responses_plan_id"), table_name="score15_responses", schema="goals")
     op.drop_table("score15_responses", schema="goals")
     op.drop_index(op.f("ix_goals_goals_plan_id"), table_name="goals", schema="goals")
     op.drop_index(op.f("ix_goals_goals_category"), table_name="goals", schema="goals")
@@ -377,9 +341,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_goals_plans_cluster_code"), table_name="plans", schema="goals")
     op.drop_index(op.f("ix_goals_plans_closed_on"), table_name="plans", schema="goals")
     op.drop_table("plans", schema="goals")
-    op.drop_index(
-        op.f("ix_goals_formulations_family_id"), table_name="formulations", schema="goals"
-    )
+    op.drop_index(op.f("ix_goals_formulations_family_id"), table_name="formulations", schema="goals")
     op.drop_table("formulations", schema="goals")
     op.drop_table("families", schema="goals")
     op.drop_table("clusters", schema="goals")

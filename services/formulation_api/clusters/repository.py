@@ -1,4 +1,6 @@
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.clusters.models import Cluster
@@ -11,5 +13,5 @@ async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> 
     return (await session.scalars(stmt)).one_or_none()
 
 
-def list_stmt():  # type: ignore[no-untyped-def]
+def list_stmt() -> Select[Any]:
     return select(Cluster)

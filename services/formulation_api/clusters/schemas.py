@@ -8,7 +8,7 @@ from shared.schemas import RequestModel, ResponseModel
 class ClusterPut(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["Seacroft & Manston"])
     res_start: date | None = Field(
-        description="First month of the RES team's work (YYYY-MM-DD); null for a cluster without RES",
+        description="First month of the RES team's work (YYYY-MM-DD); null without RES",
         examples=["2017-10-01"],
     )
     co_located: bool = Field(False, description="RES team co-located with cluster services")

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from services.formulation_api.families.consent import ConsentScope
+from services.formulation_api.referrals.rules import ClosureReason
+from shared.schemas import RequestModel, ResponseModel
+
+
+class MemberKind(StrEnum):
+    CHILD = "child"
+    YOUNG_PERSON = "young_person"
+    ADULT = "adult"
+
+
+class RelationshipType(StrEnum):
+    PARENT_OF = "parent_of"
+    STEP_PARENT_OF = "step_parent_of"
+    CARER_OF = "carer_of"
+    GRANDPARENT_OF = "grandparent_of"
+    SIBLING_OF = "sibling_of"
+    HALF_SIBLING_OF = "half_sibling_of"
+    PARTNER_OF = "partner_of"
+    EX_PARTNER_OF = "ex_partner_of"
+    OTHER_RELATIVE_OF = "other_relative_of"
+
+
+class FamilyMemberIn(RequestModel):
+    kind: MemberKind
+    name: str = Field(min_length=1, max_length=200)
+    birth_year: int | None = Field(None, ge=1900, le=2100)
+    contact: str | None = Field(None, max_length=300)
+
+
+class FamilyDetails(RequestModel):
+    reference_name: str = Field(min_length=1, max_length=200, examples=["The Smith family"])
+    members: list[FamilyMemberIn] = Field(default_factory=list, max_length=30)
+
+
+class FamilyMemberOut(ResponseModel):
+    id: uuid.UUID
+    kind: MemberKind
+    name: str
+    birth_year: int | None
+    contact: str | None
+
+
+class RelationshipIn(RequestModel):
+    from_member_id: uuid.UUID
+    to_member_id: uuid.UUID
+    type: RelationshipType
+
+
+class RelationshipOut(ResponseModel):
+    id: uuid.UUID
+    from_member_id: uuid.UUID
+    to_member_id: uuid.UUID
+    type: RelationshipType
+
+
+class FamilyOut(ResponseModel):
+    id: uuid.UUID
+    reference_name: str
+    cluster_code: str
+    team_id: uuid.UUID
+    lead_worker_sub: str
+    support_type: str
+    status: str
+    opened_on: date
+    closed_on: date | None
+    closure_reason: str | None
+    escalated_on: date | None
+    members: list[FamilyMemberOut] = []
+    relationships: list[RelationshipOut] = []
+
+
+class CloseFamily(RequestModel):
+    reason_code: ClosureReason
+    closed_on: date | None = None
+
+
+class EscalateFamily(RequestModel):
+    escalated_on: date | None = None
+
+
+class ConsentIn(RequestModel):
+    scope: ConsentScope
+    agency: str | None = Field(None, min_length=1, max_length=200)
+    given_by: str = Field(min_length=1, max_length=200, description="Who in the family consented")
+    given_at: datetime | None = None
+
+
+class ConsentOut(ResponseModel):
+    id: uuid.UUID
+    family_id: uuid.UUID
+    scope: ConsentScope
+    agency: str | None
+    given_by: str
+    given_at: datetime
+    recorded_by: str
+    withdrawn_at: datetime | None

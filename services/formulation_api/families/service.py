@@ -1,0 +1,186 @@
+"""Families: reads (scoped, audited), structure, consent, closure and escalation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.formulation_api.common import now, today
+from services.formulation_api.families import repository
+from services.formulation_api.families.access import ensure_can_see
+from services.formulation_api.families.consent import ConsentScope, ConsentView, has_consent
+from services.formulation_api.families.models import (
+    Consent,
+    Family,
+    FamilyMember,
+    FamilyRelationship,
+)
+from services.formulation_api.families.schemas import (
+    CloseFamily,
+    ConsentIn,
+    EscalateFamily,
+    FamilyMemberIn,
+    RelationshipIn,
+)
+from shared import audit
+from shared.auth import Principal
+from shared.errors import Problem, conflict, not_found, unprocessable
+from shared.outbox import emit
+
+
+async def visible_family(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, *, lock: bool = False
+) -> Family:
+    family = await repository.get(session, family_id, lock=lock)
+    if family is None:
+        raise not_found("family", family_id)
+    await ensure_can_see(session, user, family)
+    return family
+
+
+def ensure_open(family: Family) -> None:
+    if family.status != "open":
+        raise conflict("family_closed", "the family's case is closed", field="family_id")
+
+
+async def add_member(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: FamilyMemberIn
+) -> FamilyMember:
+    family = await visible_family(session, user, family_id)
+    member = FamilyMember(family_id=family.id, **body.model_dump(mode="json"))
+    session.add(member)
+    await session.flush()
+    await audit.record(session, user, "create", "family_member", member.id)
+    return member
+
+
+async def add_relationship(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: RelationshipIn
+) -> FamilyRelationship:
+    family = await visible_family(session, user, family_id)
+    ids = {m.id for m in await repository.members(session, family.id)}
+    for name in ("from_member_id", "to_member_id"):
+        if getattr(body, name) not in ids:
+            raise unprocessable(name, "not_a_family_member", "the member is not in this family")
+    if body.from_member_id == body.to_member_id:
+        raise unprocessable("to_member_id", "self_relationship", "a member cannot relate to itself")
+    rel = FamilyRelationship(family_id=family.id, **body.model_dump(mode="json"))
+    session.add(rel)
+    await session.flush()
+    await audit.record(session, user, "create", "family_relationship", rel.id)
+    return rel
+
+
+async def record_consent(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: ConsentIn
+) -> Consent:
+    family = await visible_family(session, user, family_id)
+    if body.scope is ConsentScope.SHARE_WITH_AGENCY and not body.agency:
+        raise unprocessable("agency", "agency_required", "sharing consent names the agency")
+    if body.scope is ConsentScope.GROUP_SUPERVISION and body.agency:
+        raise unprocessable("agency", "agency_not_applicable", "group supervision names no agency")
+    consent = Consent(
+        family_id=family.id,
+        scope=body.scope.value,
+        agency=body.agency,
+        given_by=body.given_by,
+        given_at=body.given_at or now(),
+        recorded_by=user.sub,
+    )
+    session.add(consent)
+    await session.flush()
+    await audit.record(session, user, "create", "consent", consent.id)
+    return consent
+
+
+async def withdraw_consent(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, consent_id: uuid.UUID
+) -> Consent:
+    family = await visible_family(session, user, family_id)
+    consent = next(
+        (c for c in await repository.consents(session, family.id) if c.id == consent_id), None
+    )
+    if consent is None:
+        raise not_found("consent", consent_id)
+    if consent.withdrawn_at is not None:
+        raise conflict("consent_already_withdrawn", "this consent was already withdrawn")
+    consent.withdrawn_at = now()
+    consent.withdrawn_recorded_by = user.sub
+    await session.flush()
+    await audit.record(session, user, "update", "consent", consent.id)
+    return consent
+
+
+async def require_consent(
+    session: AsyncSession,
+    family_id: uuid.UUID,
+    scope: ConsentScope,
+    *,
+    agency: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """The consent gate: 403 naming the missing consent."""
+    views = [
+        ConsentView(ConsentScope(c.scope), c.agency, c.given_at, c.withdrawn_at)
+        for c in await repository.consents(session, family_id)
+    ]
+    if not has_consent(views, scope, at or now(), agency):
+        raise Problem(
+            403,
+            "Consent required",
+            detail="the family has not consented to this (or has withdrawn consent)",
+            rule="consent_required",
+            field="agency" if agency else "family_id",
+            consent_scope=scope.value,
+        )
+
+
+async def close(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: CloseFamily
+) -> Family:
+    family = await visible_family(session, user, family_id, lock=True)
+    ensure_open(family)
+    family.status = "closed"
+    family.closed_on = body.closed_on or today()
+    family.closure_reason = body.reason_code.value
+    family.revision += 1
+    await session.flush()
+    await audit.record(session, user, "update", "family", family.id)
+    await emit(
+        session,
+        "family.closed",
+        subject_id=family.id,
+        payload={
+            "family_id": family.id,
+            "cluster_code": family.cluster_code,
+            "reason_code": family.closure_reason,
+            "closed_on": family.closed_on,
+        },
+    )
+    return family
+
+
+async def escalate(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: EscalateFamily
+) -> Family:
+    family = await visible_family(session, user, family_id, lock=True)
+    ensure_open(family)
+    if family.escalated_on is not None:
+        raise conflict("already_escalated", "the case was already escalated to area social work")
+    family.escalated_on = body.escalated_on or today()
+    family.revision += 1
+    await session.flush()
+    await audit.record(session, user, "update", "family", family.id)
+    await emit(
+        session,
+        "case.escalated",
+        subject_id=family.id,
+        payload={
+            "family_id": family.id,
+            "cluster_code": family.cluster_code,
+            "escalated_on": family.escalated_on,
+        },
+    )
+    return family

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from services.formulation_api.formulations.rules import (
+    FactorKind,
+    FormulationContext,
+    WayOfBeing,
+    parse_factor_kind,
+)
+from shared.schemas import RequestModel, ResponseModel
+
+Sub = str
+
+
+class Participant(RequestModel):
+    role: str = Field(min_length=1, max_length=60, examples=["mother", "school", "young_person"])
+    name: str | None = Field(None, max_length=200)
+
+
+class FormulationCreate(RequestModel):
+    context: FormulationContext
+    facilitator_sub: Sub | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
+    participants: list[Participant] = Field(default_factory=list, max_length=40)
+
+
+class FactorIn(RequestModel):
+    kind: FactorKind = Field(description="One of the 6 Ps ('predicting' is read as 'predictive')")
+    text: str = Field(min_length=1, max_length=2000)
+    driving: bool = Field(False, description="A main driving factor (underlined on the wall)")
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> FactorKind:
+        try:
+            return parse_factor_kind(str(value))
+        except ValueError:
+            raise PydanticCustomError(
+                "factor_kind",
+                "kind must be one of presenting, predisposing, precipitating, perpetuating, "
+                "protective, predictive",
+            ) from None
+
+
+class FactorPatch(RequestModel):
+    text: str | None = Field(None, min_length=1, max_length=2000)
+    driving: bool | None = None
+
+
+class Prioritisation(RequestModel):
+    prerequisite: bool
+    powerful: bool
+    proximal: bool
+    participant_goal: bool
+
+
+class FactorOut(ResponseModel):
+    id: uuid.UUID
+    kind: FactorKind
+    text: str
+    driving: bool
+    prerequisite: bool | None
+    powerful: bool | None
+    proximal: bool | None
+    participant_goal: bool | None
+    priority: bool
+
+
+class OverallGoal(RequestModel):
+    text: str = Field(min_length=1, max_length=2000)
+    factor_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+
+
+class StepIn(RequestModel):
+    text: str = Field(min_length=1, max_length=2000)
+    addresses_factor_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    builds_on_factor_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+
+
+class NextStepsIn(RequestModel):
+    summary: str | None = Field(None, max_length=5000, description="The hypothesis")
+    overall_goal: OverallGoal
+    steps: list[StepIn] = Field(default_factory=list, max_length=30)
+
+
+class StepOut(ResponseModel):
+    id: uuid.UUID
+    text: str
+    addresses_factor_ids: list[uuid.UUID]
+    builds_on_factor_ids: list[uuid.UUID]
+
+
+class GoalOut(ResponseModel):
+    text: str | None
+    factor_ids: list[uuid.UUID]
+
+
+class WalkBackOut(ResponseModel):
+    ok: bool
+    problems: list[dict[str, Any]]
+
+
+class FormulationOut(ResponseModel):
+    id: uuid.UUID
+    family_id: uuid.UUID
+    version: int
+    previous_id: uuid.UUID | None
+    status: str
+    context: FormulationContext
+    facilitator_sub: str | None
+    participants: list[dict[str, Any]]
+    summary: str | None
+    overall_goal: GoalOut
+    factors: list[FactorOut]
+    steps: list[StepOut]
+    completed_on: date | None
+    completed_by: str | None
+    override_reason: str | None
+    reformulation_requested_on: date | None
+    revision: int
+
+
+class FormulationCreated(ResponseModel):
+    id: uuid.UUID
+    version: int
+    status: str
+    previous_id: uuid.UUID | None
+
+
+class CompleteIn(RequestModel):
+    override_reason: str | None = Field(
+        None, max_length=2000, description="Team manager's reason to complete despite the walk-back"
+    )
+
+
+class ReflectionIn(RequestModel):
+    way: WayOfBeing
+    note: str | None = Field(None, max_length=2000)
+
+
+class ReflectionOut(ResponseModel):
+    id: uuid.UUID
+    formulation_id: uuid.UUID | None
+    supervision_id: uuid.UUID | None
+    way: WayOfBeing
+    note: str | None
+    recorded_by: str

@@ -1,0 +1,215 @@
+"""Forums and practice development: attendance, feedback, P&P alignment and reports."""
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Query
+from sqlalchemy import select
+
+from services.formulation_api.clusters import repository as clusters
+from services.formulation_api.families.service import visible_family
+from services.formulation_api.forums.models import (
+    AlignmentScore,
+    ForumAttendance,
+    ForumFeedback,
+    ForumSession,
+)
+from services.formulation_api.forums.schemas import (
+    AlignmentIn,
+    AlignmentOut,
+    AttendanceIn,
+    FeedbackIn,
+    ForumIn,
+    ForumOut,
+    ForumReport,
+    SpreadOut,
+)
+from services.formulation_api.forums.stats import (
+    Confidence,
+    FeedbackAnswer,
+    ForumType,
+    alignment,
+    attendance_share,
+    feedback_summary,
+)
+from shared import audit
+from shared.auth import Principal, Role, allow
+from shared.deps import DbSession
+from shared.errors import forbidden, not_found, unprocessable
+from shared.http import APIRouter
+
+router = APIRouter(prefix="/v1/forums", tags=["forums"])
+Organisers = Annotated[
+    Principal, Depends(allow(Role.RETHINK_FACILITATOR, Role.TEAM_MANAGER, Role.PRACTITIONER))
+]
+Facilitators = Annotated[Principal, Depends(allow(Role.RETHINK_FACILITATOR))]
+Reporters = Annotated[
+    Principal,
+    Depends(allow(Role.RETHINK_FACILITATOR, Role.TEAM_MANAGER, Role.ANALYST, Role.ADMIN)),
+]
+
+
+async def _forum(session: DbSession, forum_id: uuid.UUID) -> ForumSession:
+    forum = (await session.scalars(select(ForumSession).where(ForumSession.id == forum_id))).first()
+    if forum is None:
+        raise not_found("forum", forum_id)
+    return forum
+
+
+async def _own_forum(session: DbSession, user: Principal, forum_id: uuid.UUID) -> ForumSession:
+    forum = await _forum(session, forum_id)
+    if forum.facilitator_sub != user.sub:
+        raise forbidden("only the session's facilitator records it", rule="facilitator_only")
+    return forum
+
+
+@router.post("", status_code=201, response_model=ForumOut, summary="Record a forum session")
+async def create_forum(user: Organisers, body: ForumIn, session: DbSession) -> ForumSession:
+    if body.cluster_code and await clusters.get(session, body.cluster_code) is None:
+        raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
+    facilitator = body.facilitator_sub or user.sub
+    if user.role is Role.RETHINK_FACILITATOR and facilitator != user.sub:
+        raise unprocessable("facilitator_sub", "facilitator_is_caller", "record your own sessions")
+    if body.family_id is not None:
+        # The caller must already see the family: naming it grants the facilitator access.
+        await visible_family(session, user, body.family_id)
+    forum = ForumSession(
+        type=body.type.value,
+        held_on=body.held_on,
+        cluster_code=body.cluster_code,
+        facilitator_sub=facilitator,
+        family_id=body.family_id,
+    )
+    session.add(forum)
+    await session.flush()
+    await audit.record(session, user, "create", "forum_session", forum.id)
+    return forum
+
+
+@router.post("/{forum_id}/attendance", status_code=201, summary="Attendance by agency sector")
+async def add_attendance(
+    user: Facilitators, forum_id: uuid.UUID, body: AttendanceIn, session: DbSession
+) -> dict[str, object]:
+    forum = await _own_forum(session, user, forum_id)
+    row = ForumAttendance(session_id=forum.id, sector=body.sector.value, count=body.count)
+    session.add(row)
+    await session.flush()
+    await audit.record(session, user, "create", "forum_attendance", row.id)
+    return {"id": str(row.id), "sector": row.sector, "count": row.count}
+
+
+@router.post("/{forum_id}/feedback", status_code=201, summary="A participant's feedback")
+async def add_feedback(
+    user: Facilitators, forum_id: uuid.UUID, body: FeedbackIn, session: DbSession
+) -> dict[str, object]:
+    forum = await _own_forum(session, user, forum_id)
+    row = ForumFeedback(session_id=forum.id, **body.model_dump(mode="json"))
+    session.add(row)
+    await session.flush()
+    await audit.record(session, user, "create", "forum_feedback", row.id)
+    return {"id": str(row.id)}
+
+
+@router.put(
+    "/{forum_id}/alignment",
+    response_model=AlignmentOut,
+    summary="Practice and Progress: every participant's score at start and end",
+)
+async def put_alignment(
+    user: Facilitators, forum_id: uuid.UUID, body: AlignmentIn, session: DbSession
+) -> AlignmentOut:
+    forum = await _own_forum(session, user, forum_id)
+    if forum.type != ForumType.PRACTICE_AND_PROGRESS.value:
+        raise unprocessable(
+            "forum_id", "alignment_only_practice_and_progress", "alignment is scored in P&P only"
+        )
+    labels = [s.participant for s in body.scores]
+    if len(set(labels)) != len(labels):
+        raise unprocessable("scores", "participant_repeated", "each participant scores once")
+    existing = {
+        a.participant: a
+        for a in (
+            await session.scalars(
+                select(AlignmentScore).where(AlignmentScore.session_id == forum.id)
+            )
+        ).all()
+    }
+    for s in body.scores:
+        row = existing.get(s.participant)
+        if row is None:
+            row = AlignmentScore(session_id=forum.id, participant=s.participant)
+            session.add(row)
+            existing[s.participant] = row
+        row.start_score = s.start
+        row.end_score = s.end
+    await session.flush()
+    await audit.record(session, user, "update", "forum_session", forum.id)
+    return _alignment_out(existing.values())
+
+
+def _alignment_out(rows: Iterable[AlignmentScore]) -> AlignmentOut:
+    pairs = {r.participant: (r.start_score, r.end_score) for r in rows}
+    result = alignment(pairs)
+    if result is None:
+        complete = sum(1 for s, e in pairs.values() if s is not None and e is not None)
+        return AlignmentOut(participants=complete, start=None, end=None, converged=None)
+    return AlignmentOut(
+        participants=result.participants,
+        start=SpreadOut.model_validate(result.start),
+        end=SpreadOut.model_validate(result.end),
+        converged=result.converged,
+    )
+
+
+@router.get("/{forum_id}/alignment", response_model=AlignmentOut, summary="Alignment result")
+async def get_alignment(user: Reporters, forum_id: uuid.UUID, session: DbSession) -> AlignmentOut:
+    forum = await _forum(session, forum_id)
+    rows = (
+        await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))
+    ).all()
+    return _alignment_out(rows)
+
+
+@router.get("/report", response_model=ForumReport, summary="Attendance share and feedback")
+async def report(
+    user: Reporters,
+    session: DbSession,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    type: Annotated[ForumType | None, Query()] = None,
+) -> ForumReport:
+    stmt = select(ForumSession)
+    if date_from:
+        stmt = stmt.where(ForumSession.held_on >= date_from)
+    if date_to:
+        stmt = stmt.where(ForumSession.held_on <= date_to)
+    if type:
+        stmt = stmt.where(ForumSession.type == type.value)
+    forums = (await session.scalars(stmt)).all()
+    ids = [f.id for f in forums]
+    attendance = (
+        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id.in_(ids)))
+    ).all()
+    feedback = (
+        await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id.in_(ids)))
+    ).all()
+    sectors = [a.sector for a in attendance for _ in range(a.count)]
+    answers = [
+        FeedbackAnswer(
+            Confidence(f.improved_understanding) if f.improved_understanding else None,
+            Confidence(f.confidence) if f.confidence else None,
+            f.broadened_perspective,
+            f.multi_agency_networking,
+        )
+        for f in feedback
+    ]
+    return ForumReport(
+        sessions=len(forums),
+        sessions_by_type=dict(Counter(f.type for f in forums)),
+        attendances=len(sectors),
+        attendance_by_sector=attendance_share(sectors),
+        feedback=feedback_summary(answers),
+    )

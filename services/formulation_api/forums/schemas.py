@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from pydantic import Field
+
+from services.formulation_api.forums.stats import Confidence, ForumType, Sector
+from shared.schemas import RequestModel, ResponseModel
+
+
+class ForumIn(RequestModel):
+    type: ForumType
+    held_on: date
+    cluster_code: str | None = Field(None, min_length=1, max_length=40)
+    facilitator_sub: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
+    family_id: uuid.UUID | None = Field(
+        None, description="The family a Rethink Space or Practice and Progress session is about"
+    )
+
+
+class ForumOut(ResponseModel):
+    id: uuid.UUID
+    type: ForumType
+    held_on: date
+    cluster_code: str | None
+    facilitator_sub: str
+    family_id: uuid.UUID | None
+
+
+class AttendanceIn(RequestModel):
+    sector: Sector
+    count: int = Field(ge=1, le=500)
+
+
+class FeedbackIn(RequestModel):
+    improved_understanding: Confidence | None = None
+    confidence: Confidence | None = None
+    broadened_perspective: bool | None = None
+    multi_agency_networking: bool | None = None
+
+
+class AlignmentScoreIn(RequestModel):
+    participant: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="A label, not a name")
+    start: int | None = Field(None, ge=0, le=10)
+    end: int | None = Field(None, ge=0, le=10)
+
+
+class AlignmentIn(RequestModel):
+    scores: list[AlignmentScoreIn] = Field(min_length=1, max_length=100)
+
+
+class SpreadOut(ResponseModel):
+    n: int
+    mean: float
+    sd: float
+    range: float
+
+
+class AlignmentOut(ResponseModel):
+    participants: int
+    start: SpreadOut | None
+    end: SpreadOut | None
+    converged: bool | None
+
+
+class ForumReport(ResponseModel):
+    sessions: int
+    sessions_by_type: dict[str, int]
+    attendances: int
+    attendance_by_sector: dict[str, dict[str, int | Decimal | None]]
+    feedback: dict[str, object]

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from services.formulation_api.families.schemas import FamilyDetails
+from services.formulation_api.referrals.rules import (
+    DeclineReason,
+    ResRoute,
+    SupportType,
+    normalise_source_code,
+)
+from shared.schemas import RequestModel, ResponseModel
+
+
+class ReferralCreate(RequestModel):
+    cluster_code: str = Field(min_length=1, max_length=40)
+    source_code: str | None = Field(
+        None, description="CIN census ReferralSource code (1A-1D, 2A-2B, 3A-3F, 4, 5A-5D, 6-10)"
+    )
+    route: ResRoute | None = Field(None, description="How the referral reached the RES team")
+    referring_organisation: str = Field(min_length=1, max_length=200)
+    support_type: SupportType
+    reason: str = Field(min_length=1, max_length=5000)
+    academy_outside_cluster: bool = False
+    early_help_offer_in_place: bool = False
+    family: FamilyDetails | None = None
+    existing_family_id: uuid.UUID | None = None
+    received_on: date | None = None
+
+    @field_validator("source_code")
+    @classmethod
+    def _cin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return normalise_source_code(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "cin_referral_source", "not a CIN census ReferralSource code"
+            ) from None
+
+
+class ReferralCreated(ResponseModel):
+    id: uuid.UUID
+    status: str
+    source_code: str
+    decline_reason: str | None = None
+
+
+class ReferralStatusOut(ResponseModel):
+    """What a partner system may see of its own referral: status only, no personal data."""
+
+    id: uuid.UUID
+    status: str
+    received_on: date
+    decided_on: date | None
+    decline_reason: str | None
+    redirected_to: str | None
+
+
+class ReferralOut(ReferralStatusOut):
+    cluster_code: str
+    source_code: str
+    route: str | None
+    referring_organisation: str
+    support_type: str
+    reason: str
+    academy_outside_cluster: bool
+    early_help_offer_in_place: bool
+    family_details: dict[str, object] | None
+    existing_family_id: uuid.UUID | None
+    conversation_on: date | None
+    conversation_manager_sub: str | None
+    conversation_notes: str | None
+    decline_note: str | None
+    family_id: uuid.UUID | None
+
+
+class ConversationIn(RequestModel):
+    held_on: date | None = None
+    manager_sub: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
+    notes: str = Field(min_length=1, max_length=5000)
+
+
+class AcceptIn(RequestModel):
+    lead_worker_sub: str = Field(pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
+    accepted_on: date | None = None
+
+
+class AcceptedOut(ResponseModel):
+    id: uuid.UUID
+    status: str
+    family_id: uuid.UUID
+    team_id: uuid.UUID
+    lead_worker_sub: str
+
+
+class DeclineIn(RequestModel):
+    reason_code: DeclineReason
+    note: str | None = Field(None, max_length=2000)
+    declined_on: date | None = None
+
+
+class RedirectIn(RequestModel):
+    to: str = Field(min_length=1, max_length=200, description="The service the family was sent to")
+    note: str | None = Field(None, max_length=2000)
+    redirected_on: date | None = None

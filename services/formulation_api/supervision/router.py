@@ -1,0 +1,116 @@
+"""Outcome-focused supervision; a family is discussed in group supervision only with its consent."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import select
+
+from services.formulation_api.families.consent import ConsentScope
+from services.formulation_api.families.service import require_consent, visible_family
+from services.formulation_api.formulations.models import Reflection
+from services.formulation_api.formulations.schemas import ReflectionOut
+from services.formulation_api.supervision.models import SupervisionCase, SupervisionSession
+from services.formulation_api.supervision.schemas import (
+    CaseIn,
+    CaseOut,
+    SessionIn,
+    SessionOut,
+    SessionReflectionIn,
+    SupervisionKind,
+)
+from services.formulation_api.teams import service as teams
+from shared import audit
+from shared.auth import Principal, Role, allow
+from shared.deps import DbSession
+from shared.errors import forbidden, not_found, unprocessable
+from shared.http import APIRouter
+
+router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
+Supervisors = Annotated[Principal, Depends(allow(Role.TEAM_MANAGER, Role.PRACTITIONER))]
+
+
+async def _session_for(
+    session: DbSession, user: Principal, session_id: uuid.UUID
+) -> SupervisionSession:
+    sup = (
+        await session.scalars(select(SupervisionSession).where(SupervisionSession.id == session_id))
+    ).one_or_none()
+    if sup is None:
+        raise not_found("supervision session", session_id)
+    if not user.in_team(sup.team_id):
+        raise forbidden("this session belongs to another team", rule="team_scope")
+    return sup
+
+
+@router.post("", status_code=201, response_model=SessionOut, summary="Record a session")
+async def create_session(
+    user: Supervisors, body: SessionIn, session: DbSession
+) -> SupervisionSession:
+    await teams.require_team(session, body.team_id)
+    if not user.in_team(body.team_id):
+        raise forbidden("you are not in this team", rule="team_scope")
+    sup = SupervisionSession(
+        team_id=body.team_id, kind=body.kind.value, held_on=body.held_on, supervisor_sub=user.sub
+    )
+    session.add(sup)
+    await session.flush()
+    await audit.record(session, user, "create", "supervision_session", sup.id)
+    return sup
+
+
+@router.post(
+    "/{session_id}/cases",
+    status_code=201,
+    response_model=CaseOut,
+    summary="Discuss a case (group supervision needs the family's consent)",
+)
+async def add_case(
+    user: Supervisors, session_id: uuid.UUID, body: CaseIn, session: DbSession
+) -> SupervisionCase:
+    sup = await _session_for(session, user, session_id)
+    family = await visible_family(session, user, body.family_id)
+    if family.team_id != sup.team_id:
+        raise unprocessable("family_id", "family_not_in_team", "the family is another team's")
+    if sup.kind == SupervisionKind.GROUP.value:
+        await require_consent(session, family.id, ConsentScope.GROUP_SUPERVISION)
+    case = SupervisionCase(session_id=sup.id, **body.model_dump())
+    session.add(case)
+    await session.flush()
+    await audit.record(session, user, "create", "supervision_case", case.id)
+    return case
+
+
+@router.get("/{session_id}/cases", response_model=list[CaseOut], summary="Cases discussed")
+async def list_cases(
+    user: Supervisors, session_id: uuid.UUID, session: DbSession
+) -> list[SupervisionCase]:
+    sup = await _session_for(session, user, session_id)
+    cases = list(
+        (
+            await session.scalars(
+                select(SupervisionCase).where(SupervisionCase.session_id == sup.id)
+            )
+        ).all()
+    )
+    await audit.record_many(session, user, "read", "family", [c.family_id for c in cases])
+    return cases
+
+
+@router.post(
+    "/{session_id}/reflections",
+    status_code=201,
+    response_model=ReflectionOut,
+    summary="Four Ways of Being reflection on a session",
+)
+async def reflect(
+    user: Supervisors, session_id: uuid.UUID, body: SessionReflectionIn, session: DbSession
+) -> Reflection:
+    sup = await _session_for(session, user, session_id)
+    reflection = Reflection(
+        supervision_id=sup.id, way=body.way.value, note=body.note, recorded_by=user.sub
+    )
+    session.add(reflection)
+    await session.flush()
+    await audit.record(session, user, "create", "reflection", reflection.id)
+    return reflection

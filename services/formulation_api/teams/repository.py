@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.formulation_api.families.models import Family
+from services.formulation_api.teams.models import Team, TeamMember
+
+
+async def get_team(session: AsyncSession, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
+    stmt = select(Team).where(Team.id == team_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def members(session: AsyncSession, team_id: uuid.UUID) -> Sequence[TeamMember]:
+    stmt = select(TeamMember).where(TeamMember.team_id == team_id).order_by(TeamMember.created_at)
+    return (await session.scalars(stmt)).all()
+
+
+async def open_caseloads(session: AsyncSession, subs: Sequence[str]) -> dict[str, int]:
+    """Open families led by each worker (across teams: a worker's caseload is theirs)."""
+    if not subs:
+        return {}
+    stmt = (
+        select(Family.lead_worker_sub, func.count())
+        .where(Family.lead_worker_sub.in_(subs), Family.status == "open")
+        .group_by(Family.lead_worker_sub)
+    )
+    counts = {sub: n for sub, n in (await session.execute(stmt)).all()}
+    return {sub: counts.get(sub, 0) for sub in subs}
+
+
+async def lead_membership_in_cluster(
+    session: AsyncSession, cluster_code: str, sub: str
+) -> TeamMember | None:
+    stmt = (
+        select(TeamMember)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.cluster_code == cluster_code, TeamMember.sub == sub)
+        .order_by(TeamMember.created_at)
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def team_ids_in_cluster(session: AsyncSession, cluster_code: str) -> list[uuid.UUID]:
+    stmt = select(Team.id).where(Team.cluster_code == cluster_code)
+    return list((await session.scalars(stmt)).all())

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from pydantic import Field
+
+from services.formulation_api.teams.caseload import MemberRole
+from shared.schemas import RequestModel, ResponseModel
+
+
+class CaseloadLimits(RequestModel):
+    social_worker: int = Field(4, ge=0, le=50)
+    family_support_worker: int = Field(8, ge=0, le=50)
+
+
+class TeamCreate(RequestModel):
+    cluster_code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    caseload_limits: CaseloadLimits = Field(default_factory=CaseloadLimits)
+
+
+class TeamLimitsPut(RequestModel):
+    caseload_limits: CaseloadLimits
+
+
+class TeamOut(ResponseModel):
+    id: uuid.UUID
+    cluster_code: str
+    name: str
+    caseload_limits: dict[str, int]
+
+
+class MemberCreate(RequestModel):
+    sub: str = Field(pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
+    name: str = Field(min_length=1, max_length=200)
+    role: MemberRole
+    fte: Decimal = Field(gt=0, le=1, max_digits=3, decimal_places=2)
+
+
+class MemberOut(ResponseModel):
+    id: uuid.UUID
+    team_id: uuid.UUID
+    sub: str
+    name: str
+    role: MemberRole
+    fte: Decimal
+
+
+class CaseloadOut(ResponseModel):
+    sub: str
+    role: MemberRole
+    open_families: int
+    limit: int | None
+    has_capacity: bool

@@ -1,0 +1,1 @@
+"""Children and Families Codes (Appendix 5 of the evaluation report)."""

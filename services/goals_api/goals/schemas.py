@@ -1,0 +1,162 @@
+"""Request and response bodies for sub-goals, scores, actions and evaluations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from services.goals_api.progress import Progress
+from services.goals_api.vocab import ActivityCategory, EvaluationDecision, GoalCategory
+from shared.schemas import RequestModel, ResponseModel
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+Rating = Annotated[int, Field(ge=0, le=10)]
+
+
+class GivenBy(StrEnum):
+    """Who gave a tracking score (a role in the family, never a name)."""
+
+    FAMILY = "family"
+    PARENT_CARER = "parent_carer"
+    CHILD_YOUNG_PERSON = "child_young_person"
+    OTHER_FAMILY_MEMBER = "other_family_member"
+
+
+class Smart(RequestModel):
+    specific: Text
+    measurable: Text
+    achievable: Text
+    realistic: Text
+    target_date: date
+
+
+class GoalCreate(RequestModel):
+    text: Text
+    smart: Smart
+    code: Annotated[str, StringConstraints(min_length=2, max_length=4)]
+    category: GoalCategory
+    addresses_factor_ids: list[uuid.UUID] = Field(min_length=1, max_length=20)
+    builds_on_factor_ids: list[uuid.UUID] = Field(default_factory=list, max_length=20)
+    baseline: Rating
+    baseline_on: date | None = None
+
+
+class ScoreCreate(RequestModel):
+    score: Rating
+    recorded_on: date
+    given_by: GivenBy = GivenBy.FAMILY
+
+
+class ActionCreate(RequestModel):
+    activity: ActivityCategory
+    description: Text
+    done_on: date
+
+
+class ActionBatch(RequestModel):
+    actions: list[ActionCreate] = Field(min_length=1, max_length=500)
+
+
+class EvaluationCreate(RequestModel):
+    reviewed_on: date
+    score: Rating
+    rationale: Text
+    decision: EvaluationDecision
+    given_by: GivenBy = GivenBy.FAMILY
+
+
+class StatusChange(RequestModel):
+    status: Literal["achieved", "replaced", "discontinued"]
+    changed_on: date | None = None
+
+
+class ProgressOut(ResponseModel):
+    progress: Progress
+    change: int | None
+    reliable: bool | None
+
+
+class SmartOut(ResponseModel):
+    specific: str
+    measurable: str
+    achievable: str
+    realistic: str
+    target_date: date
+
+
+class GoalOut(ResponseModel):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    text: str
+    smart: SmartOut
+    code: str
+    category: str
+    addresses_factor_ids: list[uuid.UUID]
+    builds_on_factor_ids: list[uuid.UUID]
+    baseline: int
+    baseline_on: date
+    status: str
+    status_changed_on: date | None
+    latest_score: int | None
+    latest_scored_on: date | None
+    progress: ProgressOut
+
+
+class ScoreOut(ResponseModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID
+    score: int
+    recorded_on: date
+    given_by: str
+    progress: ProgressOut
+
+
+class ActionOut(ResponseModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID
+    activity: str
+    description: str
+    done_on: date
+    done_by: str
+
+
+class ActionBatchOut(ResponseModel):
+    created: int
+    ids: list[uuid.UUID]
+
+
+class EvaluationOut(ResponseModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID
+    reviewed_on: date
+    score: int
+    rationale: str
+    decision: str
+    goal_status: str
+    progress: ProgressOut
+    reviews_without_progress: int
+    reformulation_flagged: bool
+
+
+class EvaluationRecord(ResponseModel):
+    id: uuid.UUID
+    goal_id: uuid.UUID
+    reviewed_on: date
+    score: int
+    rationale: str
+    decision: str
+    recorded_by: str
+
+
+class OverdueReview(ResponseModel):
+    goal_id: uuid.UUID
+    plan_id: uuid.UUID
+    family_id: uuid.UUID
+    lead_worker_sub: str
+    last_scored_on: date
+    due_on: date
+    days_overdue: int

@@ -1,0 +1,1 @@
+"""Family measures: closure feedback survey and SCORE-15."""

@@ -1,0 +1,60 @@
+"""Bodies for the closure feedback survey and SCORE-15."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from shared.schemas import RequestModel, ResponseModel
+
+Rating = Annotated[int, Field(ge=1, le=10)]
+Item = Annotated[int, Field(ge=1, le=5)]
+
+
+class FeedbackCreate(RequestModel):
+    given_on: date
+    treated_with_respect: bool
+    would_recommend: bool
+    service_rating: Rating  # "how well did the service do?"
+    communication_rating: Rating  # "how well did the worker communicate with you?"
+    understanding_rating: Rating  # "how well do you think you understood the restorative process?"
+
+
+class FeedbackOut(ResponseModel):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    given_on: date
+    treated_with_respect: bool
+    would_recommend: bool
+    service_rating: int
+    communication_rating: int
+    understanding_rating: int
+
+
+class Score15Create(RequestModel):
+    # A pseudonymous label for the family member, never a name.
+    member_ref: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]
+    timepoint: Literal["T1", "T2"]
+    completed_on: date
+    items: list[Item] = Field(min_length=15, max_length=15)
+
+
+class Score15Scores(ResponseModel):
+    total: Decimal
+    strengths_and_adaptability: Decimal
+    overwhelmed_by_difficulties: Decimal
+    disrupted_communication: Decimal
+
+
+class Score15Out(ResponseModel):
+    id: uuid.UUID
+    plan_id: uuid.UUID
+    member_ref: str
+    timepoint: str
+    completed_on: date
+    scores: Score15Scores
+    change_since_t1: Score15Scores | None = None

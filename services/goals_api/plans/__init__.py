@@ -1,0 +1,1 @@
+"""Co-produced plans: one open plan per family, on a completed formulation."""

@@ -1,0 +1,224 @@
+"""Plan rules: opened on a completed formulation, one open plan per family, closing review."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.goals_api.access import require_scope, team_uuids
+from services.goals_api.clock import today
+from services.goals_api.goals.models import Goal
+from services.goals_api.plans.models import Plan
+from services.goals_api.plans.schemas import PlanClose, PlanCreate
+from services.goals_api.progress import Progress, classify
+from services.goals_api.projections.models import KnownFamily, KnownFormulation
+from services.goals_api.vocab import CLOSING_REVIEW_REASONS, GoalStatus
+from shared import audit, outbox
+from shared.auth import Principal
+from shared.errors import conflict, not_found, unprocessable
+
+
+async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) -> Plan:
+    formulation = await session.get(KnownFormulation, body.formulation_id)
+    if formulation is None or formulation.version != body.formulation_version:
+        raise unprocessable(
+            "body.formulation_id",
+            "formulation_not_completed",
+            "no completed formulation with this id and version is known: a plan can only be "
+            "opened on a formulation version that has been completed (drafts are not accepted)",
+        )
+    if formulation.family_id != body.family_id:
+        raise unprocessable(
+            "body.family_id",
+            "formulation_family_mismatch",
+            "the formulation belongs to another family",
+        )
+    require_scope(user, formulation.team_id, formulation.cluster_code)
+    family = await session.get(KnownFamily, body.family_id)
+    if family is not None and family.closed_on is not None:
+        raise conflict("family_closed", "the family's case is closed to the RES team")
+    opened_on = body.opened_on or today()
+    if opened_on > today():
+        raise unprocessable("body.opened_on", "date_in_future", "a plan cannot open in the future")
+    if opened_on < formulation.completed_on:
+        raise unprocessable(
+            "body.opened_on",
+            "before_formulation",
+            "a plan cannot open before its formulation was completed",
+        )
+    existing = await session.scalar(
+        select(Plan.id).where(Plan.family_id == body.family_id, Plan.status == "open")
+    )
+    if existing is not None:
+        raise conflict(
+            "one_open_plan_per_family",
+            "the family already has an open plan: one family, one lead worker, one plan",
+            open_plan_id=str(existing),
+        )
+    plan = Plan(
+        id=uuid.uuid4(),
+        family_id=body.family_id,
+        formulation_id=formulation.id,
+        formulation_version=formulation.version,
+        cluster_code=formulation.cluster_code,
+        team_id=formulation.team_id,
+        lead_worker_sub=body.lead_worker_sub or formulation.lead_worker_sub or user.sub,
+        overall_goal=body.overall_goal,
+        review_every_days=body.review_every_days,
+        status="open",
+        opened_on=opened_on,
+        reviews_without_progress=0,
+        revision=1,
+        created_by=user.sub,
+    )
+    session.add(plan)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A concurrent request opened the family's plan between our check and our insert.
+        raise conflict("one_open_plan_per_family", "the family already has an open plan") from None
+    await audit.record(session, user, "create", "plan", plan.id)
+    await outbox.emit(
+        session,
+        "plan.opened",
+        subject_id=plan.id,
+        payload={
+            "plan_id": plan.id,
+            "family_id": plan.family_id,
+            "formulation_id": plan.formulation_id,
+            "formulation_version": plan.formulation_version,
+            "cluster_code": plan.cluster_code,
+            "opened_on": plan.opened_on,
+        },
+    )
+    return plan
+
+
+async def load_plan(
+    session: AsyncSession, user: Principal, plan_id: uuid.UUID, *, lock: bool = False
+) -> Plan:
+    stmt = select(Plan).where(Plan.id == plan_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    plan = await session.scalar(stmt)
+    if plan is None:
+        raise not_found("plan", plan_id)
+    require_scope(user, plan.team_id, plan.cluster_code)
+    return plan
+
+
+def require_open(plan: Plan) -> None:
+    if plan.status != "open":
+        raise conflict("plan_closed", "the plan is closed; open a new plan to record more work")
+
+
+async def plan_goals(session: AsyncSession, plan_id: uuid.UUID) -> list[Goal]:
+    rows = await session.scalars(
+        select(Goal).where(Goal.plan_id == plan_id).order_by(Goal.created_at, Goal.id)
+    )
+    return list(rows)
+
+
+async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: PlanClose) -> Plan:
+    require_open(plan)
+    if body.reason in CLOSING_REVIEW_REASONS and body.sustainability_plan is None:
+        raise unprocessable(
+            "body.sustainability_plan",
+            "sustainability_plan_required",
+            f"closing with '{body.reason.value}' is a closing review: agree a sustainability plan "
+            "with the family (what was worked on, achieved, how to keep going, supports with "
+            "contact details, what to look out for)",
+        )
+    closed_on = body.closed_on or today()
+    if closed_on > today():
+        raise unprocessable("body.closed_on", "date_in_future", "a plan cannot close in the future")
+    if closed_on < plan.opened_on:
+        raise unprocessable("body.closed_on", "before_opened", "a plan cannot close before it opened")
+    goals = await plan_goals(session, plan.id)
+    improved = sum(1 for g in goals if classify(g.baseline, g.latest_score).progress is Progress.IMPROVED)
+    achieved = sum(1 for g in goals if g.status == GoalStatus.ACHIEVED)
+    plan.status = "closed"
+    plan.closed_on = closed_on
+    plan.closure_reason = body.reason.value
+    plan.sustainability_plan = (
+        body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
+    )
+    plan.revision += 1
+    await session.flush()
+    await audit.record(session, user, "update", "plan", plan.id)
+    await outbox.emit(
+        session,
+        "plan.closed",
+        subject_id=plan.id,
+        payload={
+            "plan_id": plan.id,
+            "family_id": plan.family_id,
+            "cluster_code": plan.cluster_code,
+            "reason_code": plan.closure_reason,
+            "opened_on": plan.opened_on,
+            "closed_on": closed_on,
+            "goals_total": len(goals),
+            "goals_improved": improved,
+            "goals_achieved": achieved,
+        },
+    )
+    return plan
+
+
+def plans_query(user: Principal, family_id: uuid.UUID | None, status: str | None) -> Select[Plan]:
+    """Plans of the caller's teams (plans without a team are listed by cluster)."""
+    stmt = select(Plan).where(
+        or_(
+            Plan.team_id.in_(team_uuids(user)),
+            and_(Plan.team_id.is_(None), Plan.cluster_code.in_(list(user.clusters))),
+        )
+    )
+    if family_id is not None:
+        stmt = stmt.where(Plan.family_id == family_id)
+    if status is not None:
+        stmt = stmt.where(Plan.status == status)
+    return stmt
+
+
+def render_sustainability_plan(plan: Plan, goals: list[Goal]) -> str:
+    """A plain-text copy to print and leave with the family (Appendix 5, step 16)."""
+    sp: dict[str, Any] = plan.sustainability_plan or {}
+    lines = [
+        "Our sustainability plan",
+        "=======================",
+        "",
+        f"Our overall goal: {plan.overall_goal}",
+        f"Plan dates: {plan.opened_on:%d/%m/%Y} to {plan.closed_on:%d/%m/%Y}"
+        if plan.closed_on
+        else f"Plan opened: {plan.opened_on:%d/%m/%Y}",
+        "",
+        "The goals we worked on:",
+    ]
+    for g in goals:
+        latest = "no score yet" if g.latest_score is None else f"now {g.latest_score} out of 10"
+        lines.append(f"- {g.text} (started at {g.baseline} out of 10, {latest})")
+    sections = [
+        ("a) What we worked on", sp.get("worked_on")),
+        ("b) What we achieved", sp.get("achieved")),
+        ("c) How we will keep going", sp.get("keep_going")),
+        ("e) What to look out for", sp.get("look_out_for")),
+    ]
+    for title, value in sections[:3]:
+        lines += ["", title, f"   {value or ''}"]
+    lines += ["", "d) Who can help, and how to contact them"]
+    for s in sp.get("supports", []):
+        lines.append(f"   - {s['who']}: {s['contact']}")
+    title, value = sections[3]
+    lines += ["", title, f"   {value or ''}", ""]
+    return "\n".join(lines)
+
+
+async def active_goal_ids(session: AsyncSession, plan_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(Goal.id).where(Goal.plan_id == plan_id, Goal.status == GoalStatus.ACTIVE.value)
+    )
+    return list(rows)

@@ -1,0 +1,54 @@
+"""Disclosure control for published reports, on top of shared.disclosure.
+
+Counts of 1-5 become "c" with secondary suppression (shared.disclosure). A percentage or mean is
+hidden whenever a count it is built from is hidden, since it would let a reader work the count
+back out; means over five or fewer responses are hidden too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from services.goals_api.reports.aggregate import ActivityRow, CategoryRow, ClosureRow
+from shared.disclosure import SUPPRESSED, suppress_counts, suppress_line, suppress_table
+
+THRESHOLD = 5
+Cell = int | str | None
+
+
+def hidden(*cells: Cell) -> bool:
+    return any(c == SUPPRESSED for c in cells)
+
+
+def pct(value: int | None, *cells: Cell) -> int | str | None:
+    return SUPPRESSED if hidden(*cells) else value
+
+
+def figure(value: Decimal | None, n: int) -> Decimal | str | None:
+    """A mean or average over n units: hidden when n is a small number (1-5)."""
+    return SUPPRESSED if 1 <= n <= THRESHOLD else value
+
+
+def line(values: Sequence[int], total: int) -> tuple[list[Cell], Cell]:
+    return suppress_line(list(values), threshold=THRESHOLD, total=total)
+
+
+def single(value: int) -> Cell:
+    return suppress_counts([value], threshold=THRESHOLD)[0]
+
+
+def activities(rows: Sequence[ActivityRow]) -> list[list[int | str]]:
+    """Table 4 cells [det, unch, imp, no_score, total] per row, then a totals row."""
+    grid = [[r.deteriorated, r.unchanged, r.improved, r.no_score] for r in rows]
+    return suppress_table(grid, threshold=THRESHOLD)
+
+
+def categories(rows: Sequence[CategoryRow]) -> list[list[int | str]]:
+    """[improved, scored but not improved, no score, n] per category (with a totals row)."""
+    grid = [[r.improved, r.scored - r.improved, r.n - r.scored] for r in rows]
+    return suppress_table(grid, threshold=THRESHOLD)
+
+
+def closures(rows: Sequence[ClosureRow], total: int) -> tuple[list[Cell], Cell]:
+    return line([r.count for r in rows], total)

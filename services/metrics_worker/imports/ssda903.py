@@ -1,0 +1,240 @@
+"""SSDA903 (children looked after return) episodes: CSV (with or without a column-name row, with or
+without the separate header file) and the XML form. One pass, constant memory."""
+
+from __future__ import annotations
+
+import csv
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
+from typing import IO, Any
+
+from defusedxml.ElementTree import iterparse
+
+from services.metrics_worker.records import (
+    FileFormatError,
+    ImportReport,
+    Pseudonymiser,
+    ServiceRecord,
+    parse_any_date,
+    parse_uk_date,
+    postcode_sector,
+)
+
+EPISODE_COLUMNS = (
+    "CHILD",
+    "DECOM",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "DEC",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "HOME_POST",
+    "PL_POST",
+    "URN",
+)
+HEADER_COLUMNS = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
+RNE_CODES = frozenset({"S", "L", "P", "T", "B", "U"})
+SHORT_BREAK_LS = frozenset({"V3", "V4"})  # excluded from looked-after statistics
+SAME_PERIOD_REC = "X1"  # episode ends but the period of care goes on
+
+
+class EpisodeParser:
+    """Turns episode rows (dicts of column → text) into cla_start / cla_end records."""
+
+    def __init__(
+        self,
+        report: ImportReport,
+        sector_map: Mapping[str, str],
+        pseudonymise: Pseudonymiser,
+        header: Mapping[str, date | None] | None = None,
+    ) -> None:
+        self.report = report
+        self.sector_map = {k.upper(): v for k, v in sector_map.items()}
+        self.pseudonymise = pseudonymise
+        self.header = header
+
+    def episode(
+        self,
+        where: int | str,
+        child: str,
+        decom_text: str,
+        rne: str,
+        ls: str,
+        dec_text: str,
+        rec: str,
+        home_post: str,
+        parse: Callable[[str], date] = parse_uk_date,
+    ) -> tuple[ServiceRecord, ...]:
+        """One episode's fields (as text); ``where`` is a CSV row number or an element path."""
+        report = self.report
+        report.rows_read += 1
+        child = child.strip()
+        if not child:
+            return self._reject(where, "CHILD", "missing")
+        try:
+            decom = parse(decom_text)
+        except ValueError:
+            return self._reject(where, "DECOM", "invalid_date: expected dd/mm/yyyy")
+        rne, ls = rne.strip().upper(), ls.strip().upper()
+        if rne not in RNE_CODES:
+            return self._reject(where, "RNE", "unknown_code")
+        dec: date | None = None
+        if dec_text.strip():
+            try:
+                dec = parse(dec_text)
+            except ValueError:
+                return self._reject(where, "DEC", "invalid_date: expected dd/mm/yyyy")
+            if dec < decom:
+                return self._reject(where, "DEC", "before_DECOM")
+        if self.header is not None:
+            if child not in self.header:
+                return self._reject(where, "CHILD", "not_in_header_file")
+            dob = self.header[child]
+            if dob is not None and decom < dob:
+                return self._reject(where, "DECOM", "before_date_of_birth")
+        short_break = ls in SHORT_BREAK_LS
+        starts = rne == "S" and not short_break
+        rec = rec.strip().upper()
+        ends = dec is not None and rec not in ("", SAME_PERIOD_REC) and not short_break
+        if not (starts or ends):
+            report.ignored += 1  # a change within a period of care, or a short break
+            return ()
+        sector = postcode_sector(home_post)
+        if sector is None:
+            return self._reject(where, "HOME_POST", "missing_or_invalid_postcode")
+        cluster = self.sector_map.get(sector)
+        if cluster is None:
+            return self._reject(where, "HOME_POST", "unknown_postcode_sector")
+        ref = self.pseudonymise(child)
+        # (CHILD, DECOM) identifies an episode across overlapping yearly returns.
+        if starts and ends and dec is not None:
+            report.records += 2
+            return (
+                ServiceRecord("cla_start", cluster, decom, ref, f"903:{ref}:{decom}:S"),
+                ServiceRecord("cla_end", cluster, dec, ref, f"903:{ref}:{decom}:E"),
+            )
+        report.records += 1
+        if starts:
+            return (ServiceRecord("cla_start", cluster, decom, ref, f"903:{ref}:{decom}:S"),)
+        assert dec is not None
+        return (ServiceRecord("cla_end", cluster, dec, ref, f"903:{ref}:{decom}:E"),)
+
+    def _reject(self, where: int | str, field: str, reason: str) -> tuple[ServiceRecord, ...]:
+        self.report.reject(f"row {where}" if isinstance(where, int) else where, field, reason)
+        return ()
+
+    def fields(
+        self, where: int | str, row: Mapping[str, str | None], *, iso: bool = False
+    ) -> tuple[ServiceRecord, ...]:
+        """An episode given as a mapping of column name to text (the XML form)."""
+        child, decom, rne, ls, dec, rec, post = (row.get(name) or "" for name in _FIELDS)
+        parse = parse_any_date if iso else parse_uk_date
+        return self.episode(where, child, decom, rne, ls, dec, rec, post, parse)
+
+
+_FIELDS = ("CHILD", "DECOM", "RNE", "LS", "DEC", "REC", "HOME_POST")
+_REQUIRED = ("CHILD", "DECOM", "RNE", "LS", "HOME_POST")
+
+
+def read_header_file(lines: Iterable[str], report: ImportReport) -> dict[str, date | None]:
+    """CHILD → date of birth from the SSDA903 header file (checks an episode's child exists)."""
+    children: dict[str, date | None] = {}
+    reader = csv.reader(lines)
+    for number, cells in enumerate(reader, start=1):
+        if not cells or (number == 1 and cells[0].strip().upper() == "CHILD"):
+            continue
+        row = dict(zip(HEADER_COLUMNS, cells, strict=False))
+        child = row.get("CHILD", "").strip()
+        if not child:
+            report.reject(f"header row {number}", "CHILD", "missing")
+            continue
+        try:
+            dob = parse_uk_date(row["DOB"]) if row.get("DOB", "").strip() else None
+        except ValueError:
+            report.reject(f"header row {number}", "DOB", "invalid_date: expected dd/mm/yyyy")
+            dob = None
+        children[child] = dob
+    return children
+
+
+def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[ServiceRecord]:
+    """Rows of the episodes file. A first row starting with CHILD names the columns; otherwise the
+    standard SSDA903 column order is assumed. Positional access keeps a million rows fast."""
+    reader = csv.reader(lines)
+    columns: tuple[str, ...] = EPISODE_COLUMNS
+    pick: Callable[[list[str]], Any] | None = None
+    for number, cells in enumerate(reader, start=1):
+        if pick is None:
+            if cells and cells[0].strip().upper() == "CHILD":
+                columns = tuple(c.strip().upper() for c in cells)
+            missing = [c for c in _REQUIRED if c not in columns]
+            if missing:
+                raise FileFormatError(f"missing columns: {', '.join(missing)}")
+            pick = _picker(columns)
+            if columns is not EPISODE_COLUMNS:
+                continue
+        if len(cells) != len(columns):
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            parser.report.rows_read += 1
+            parser.report.reject(f"row {number}", "*", f"expected {len(columns)} columns")
+            continue
+        yield from parser.episode(number, *pick(cells))
+
+
+def _picker(columns: tuple[str, ...]) -> Callable[[list[str]], Any]:
+    present = [columns.index(name) if name in columns else None for name in _FIELDS]
+    if all(i is not None for i in present):
+        return operator.itemgetter(*present)
+    return lambda cells: tuple("" if i is None else cells[i] for i in present)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_episodes_xml(stream: IO[bytes], parser: EpisodeParser) -> Iterator[ServiceRecord]:
+    """XML form: ``Episode`` elements holding the episode fields; ``CHILD`` may sit in the Episode
+    or before it in an enclosing element (e.g. ``Child/Header/CHILD``). Dates may be ISO or
+    dd/mm/yyyy. Every element outside an Episode, and each Episode once read, is detached from its
+    parent so memory stays flat."""
+    stack: list[Any] = []
+    child_id: str | None = None
+    child_path: list[Any] = []  # ancestors of the CHILD element that named the current child
+    owner_depth = -1  # depth of the element holding both that CHILD and its episodes
+    in_episode = False
+    n = 0
+    for event, element in iterparse(stream, events=("start", "end")):
+        name = _local(element.tag)
+        if event == "start":
+            if name.upper() == "EPISODE" and not in_episode:
+                in_episode = True
+                if child_id is not None:
+                    common = 0
+                    for a, b in zip(child_path, stack, strict=False):
+                        if a is not b:
+                            break
+                        common += 1
+                    owner_depth = common - 1
+            stack.append(element)
+            continue
+        stack.pop()
+        depth = len(stack)
+        if name.upper() == "EPISODE":
+            in_episode = False
+            n += 1
+            fields = {_local(e.tag).upper(): e.text for e in element}
+            fields.setdefault("CHILD", child_id)
+            yield from parser.fields(f"Episode[{n}]", fields, iso=True)
+        elif in_episode:
+            continue  # a field of the episode being read: keep it until the Episode ends
+        elif name == "CHILD" and len(element) == 0:
+            child_id, child_path, owner_depth = (element.text or "").strip(), list(stack), -1
+        elif child_id is not None and (depth == owner_depth or depth <= len(child_path) - 2):
+            child_id, child_path, owner_depth = None, [], -1  # that child's element is finished
+        if stack:
+            stack[-1].remove(element)

@@ -1,0 +1,268 @@
+"""Read models: the before/after-RES table, one cluster's series, rates and sustained outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics_worker.access import Disclosure
+from services.metrics_worker.months import add_months, format_month, month_range
+from services.metrics_worker.prepost import PrePostRow, pre_post_table
+from services.metrics_worker.reference.models import Cluster, Population
+from services.metrics_worker.series.service import freshness, monthly_counts
+from services.metrics_worker.stats import RateRatio, fixed_effects_rate_ratio
+from shared.disclosure import SUPPRESSED, suppress_counts, suppress_line
+
+CAVEATS = [
+    "Before/after comparison without randomisation: changes cannot be attributed to RES alone.",
+    "Other changes in Leeds over the same period (policy, thresholds, recording) affect both "
+    "periods differently.",
+    "The rate ratio's exact interval assumes Poisson counts; monthly counts are often "
+    "over-dispersed, so the interval may be too narrow.",
+    "The comparison-group estimate assumes RES and non-RES clusters would have followed "
+    "parallel trends on the log scale.",
+]
+
+
+def _rr(rate: RateRatio) -> dict[str, Any]:
+    return {"rate_ratio": rate.ratio, "rate_ratio_ci95": list(rate.ci95), "p_value": rate.p_value}
+
+
+async def clusters_with_starts(session: AsyncSession) -> dict[str, date | None]:
+    rows = await session.execute(select(Cluster.code, Cluster.res_start))
+    return {code: start for code, start in rows}
+
+
+async def freshness_fields(session: AsyncSession) -> dict[str, Any]:
+    latest, rebuilt = await freshness(session)
+    return {
+        "as_of": latest or datetime.now(UTC),
+        "latest_record_at": latest,
+        "recomputed_at": rebuilt,
+    }
+
+
+def _row(row: PrePostRow) -> dict[str, Any]:
+    return {
+        "cluster": row.cluster,
+        "res_start": format_month(row.res_start),
+        "pre_months": row.pre_months,
+        "pre_count": row.pre_count,
+        "pre_monthly_average": row.pre_monthly_average,
+        "post_months": row.post_months,
+        "post_count": row.post_count,
+        "post_monthly_average": row.post_monthly_average,
+        "difference": row.difference,
+        **_rr(row.rate),
+    }
+
+
+def _publish_prepost(rows: list[dict[str, Any]], total: dict[str, Any]) -> None:
+    """Suppress small counts and everything a hidden count could be recovered from."""
+    for side in ("pre", "post"):
+        cells, shown_total = suppress_line([r[f"{side}_count"] for r in rows], total=total[f"{side}_count"])
+        for r, cell in zip(rows, cells, strict=True):
+            if cell == SUPPRESSED:
+                r[f"{side}_count"] = r[f"{side}_monthly_average"] = r["difference"] = SUPPRESSED
+                r["rate_ratio"] = r["rate_ratio_ci95"] = r["p_value"] = SUPPRESSED
+        total[f"{side}_count"] = shown_total
+        if SUPPRESSED in cells or shown_total == SUPPRESSED:
+            # a sum of averages plus the count total can give two hidden counts away
+            total[f"{side}_monthly_average"] = total["difference"] = SUPPRESSED
+            total["as_printed"] = SUPPRESSED
+    if SUPPRESSED in (total["pre_count"], total["post_count"]):
+        total["rate_ratio"] = total["rate_ratio_ci95"] = total["p_value"] = SUPPRESSED
+
+
+async def pre_post_report(
+    session: AsyncSession, measure: str, first: date, last: date, disclosure: Disclosure
+) -> dict[str, Any]:
+    clusters = await clusters_with_starts(session)
+    counts = await monthly_counts(session, measure, first, last)
+    starts = {c: s for c, s in clusters.items() if s is not None}
+    table, total = pre_post_table(counts, starts, first, last)
+    rows = [_row(r) for r in table]
+    total_out: dict[str, Any] = {
+        "cluster": "all RES clusters",
+        "pre_count": total.pre_count,
+        "pre_monthly_average": total.pre_monthly_average,
+        "post_count": total.post_count,
+        "post_monthly_average": total.post_monthly_average,
+        "difference": total.difference,
+        "as_printed": {
+            "method": "sum of cluster averages each rounded half-up to 2 dp, as the report did",
+            "pre_monthly_average": float(total.printed_pre_monthly_average),
+            "post_monthly_average": float(total.printed_post_monthly_average),
+            "difference": float(total.printed_difference),
+        },
+        **_rr(total.pooled),
+    }
+    if disclosure == "published":
+        _publish_prepost(rows, total_out)
+    return {
+        **await freshness_fields(session),
+        "measure": measure,
+        "from": format_month(first),
+        "to": format_month(last),
+        "disclosure": disclosure,
+        "rows": rows,
+        "total": total_out,
+        "comparison_group": _comparison(counts, clusters, first, last),
+        "caveats": CAVEATS,
+    }
+
+
+def _comparison(
+    counts: dict[tuple[str, date], int], clusters: dict[str, date | None], first: date, last: date
+) -> dict[str, Any] | None:
+    with_data = {c for c, _ in counts}
+    controls = sorted(c for c in with_data if c in clusters and clusters[c] is None)
+    if not controls:
+        return None
+    included = sorted(c for c in with_data if c in clusters)
+    months = list(month_range(first, last))
+    est = fixed_effects_rate_ratio(counts, included, months, clusters)
+    if est is None:
+        return None
+    return {
+        "method": "Poisson regression with cluster and month fixed effects (quasi-Poisson "
+        "interval), non-RES clusters as the comparison group, staggered RES starts",
+        "rate_ratio": est.rate_ratio,
+        "rate_ratio_ci95": list(est.ci95),
+        "p_value": est.p_value,
+        "dispersion": est.dispersion,
+        "comparison_clusters": controls,
+        "clusters": est.clusters,
+        "months": est.months,
+    }
+
+
+async def cluster_series(
+    session: AsyncSession, cluster: str, measure: str, first: date, last: date
+) -> tuple[list[date], list[int], date | None]:
+    counts = await monthly_counts(session, measure, first, last)
+    months = list(month_range(first, last))
+    start = (await clusters_with_starts(session)).get(cluster)
+    return months, [counts.get((cluster, m), 0) for m in months], start
+
+
+def publish_series(values: Sequence[int]) -> list[int | str | None]:
+    """Monthly points are published without a total: primary suppression only."""
+    return suppress_counts(list(values))
+
+
+def round1(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+async def rates_report(
+    session: AsyncSession, measure: str, year: int, disclosure: Disclosure
+) -> dict[str, Any]:
+    counts = await monthly_counts(session, measure, date(year, 1, 1), date(year, 12, 1))
+    per_cluster: dict[str, int] = {}
+    for (cluster, _), n in counts.items():
+        per_cluster[cluster] = per_cluster.get(cluster, 0) + n
+    pops = dict(
+        (
+            await session.execute(
+                select(Population.cluster_code, Population.children_0_17).where(Population.year == year)
+            )
+        ).all()
+    )
+    names = sorted(set(per_cluster) | set(pops))
+    values = [per_cluster.get(c, 0) for c in names]
+    shown: list[int | str | None] = list(values)
+    if disclosure == "published":
+        shown = suppress_counts(values)
+    rows = []
+    for name, n, cell in zip(names, values, shown, strict=True):
+        pop = pops.get(name)
+        rate = n / pop * 10_000 if pop else None
+        hidden = cell == SUPPRESSED
+        rows.append(
+            {
+                "cluster": name,
+                "year": year,
+                "count": cell,
+                "children_0_17": pop,
+                "rate_per_10000": SUPPRESSED if hidden else (None if rate is None else float(round1(rate))),
+                "rate_per_10000_exact": SUPPRESSED if hidden else rate,
+                "note": None if pop else "no population set for this cluster and year",
+            }
+        )
+    return {
+        **await freshness_fields(session),
+        "measure": measure,
+        "year": year,
+        "disclosure": disclosure,
+        "rows": rows,
+    }
+
+
+async def sustained_outcomes(
+    session: AsyncSession, first: date, last: date, today: date, disclosure: Disclosure
+) -> dict[str, Any]:
+    """Share of families re-referred to RES within 12 months after their RES plan closed.
+
+    Only plans whose 12 months of follow-up have passed by ``today`` are counted; the others are
+    reported as still in follow-up.
+    """
+    follow_up_end = add_months(today, -12)
+    result = await session.execute(
+        text(
+            """
+            SELECT c.cluster_code,
+                   count(*) FILTER (WHERE c.occurred_on <= :settled) AS settled,
+                   count(*) FILTER (WHERE c.occurred_on <= :settled AND EXISTS (
+                       SELECT 1 FROM metrics.service_records r
+                       WHERE r.child_ref = c.child_ref
+                         AND r.type LIKE 'res_%'  -- lets the partial index apply
+                         AND r.type IN ('res_referral_received', 'res_referral_accepted')
+                         AND r.occurred_on > c.occurred_on
+                         AND r.occurred_on <= c.occurred_on + interval '12 months'
+                   )) AS re_referred,
+                   count(*) FILTER (WHERE c.occurred_on > :settled) AS in_follow_up
+            FROM metrics.service_records c
+            WHERE c.type = 'res_plan_closed'
+              AND c.occurred_on >= :first AND c.occurred_on < :after_last
+            GROUP BY c.cluster_code ORDER BY c.cluster_code
+            """
+        ),
+        {"first": first, "after_last": add_months(last, 1), "settled": follow_up_end},
+    )
+    rows = [
+        {"cluster": c, "plans_closed": s, "re_referred_within_12_months": r, "in_follow_up": f}
+        for c, s, r, f in result
+    ]
+    total = {
+        "plans_closed": sum(r["plans_closed"] for r in rows),
+        "re_referred_within_12_months": sum(r["re_referred_within_12_months"] for r in rows),
+        "in_follow_up": sum(r["in_follow_up"] for r in rows),
+    }
+    for r in (*rows, total):
+        r["share_re_referred"] = (
+            r["re_referred_within_12_months"] / r["plans_closed"] if r["plans_closed"] else None
+        )
+    if disclosure == "published":
+        for key in ("plans_closed", "re_referred_within_12_months"):
+            cells, shown = suppress_line([r[key] for r in rows], total=total[key])
+            for r, cell in zip(rows, cells, strict=True):
+                if cell == SUPPRESSED:
+                    r[key] = r["share_re_referred"] = SUPPRESSED
+            total[key] = shown
+            if shown == SUPPRESSED:
+                total["share_re_referred"] = SUPPRESSED
+    return {
+        **await freshness_fields(session),
+        "from": format_month(first),
+        "to": format_month(last),
+        "follow_up_complete_for_plans_closed_by": follow_up_end,
+        "disclosure": disclosure,
+        "rows": rows,
+        "total": total,
+    }

@@ -1,0 +1,205 @@
+"""Service records in, series and before/after tables out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import Query, Response
+
+from services.metrics_worker.access import (
+    DisclosureParam,
+    Ingester,
+    Reader,
+    Scheduler,
+    disclosure_for,
+)
+from services.metrics_worker.chart import series_svg
+from services.metrics_worker.months import format_month, parse_month
+from services.metrics_worker.prepost import pre_post_table
+from services.metrics_worker.records import ServiceRecord
+from services.metrics_worker.series import reports
+from services.metrics_worker.series.measures import MEASURES
+from services.metrics_worker.series.schemas import (
+    ClusterCode,
+    RecomputeOut,
+    ServiceEventsIn,
+    ServiceEventsOut,
+)
+from services.metrics_worker.series.service import counts_snapshot, recompute, store_records
+from shared import audit
+from shared.deps import DbSession
+from shared.errors import unprocessable
+from shared.http import APIRouter
+
+router = APIRouter(tags=["series"])
+
+MeasureParam = Annotated[str, Query(description="one of: " + ", ".join(MEASURES))]
+MonthParam = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2015-04"])]
+
+
+def _measure(measure: str) -> str:
+    if measure not in MEASURES:
+        raise unprocessable("query.measure", "unknown_measure", f"measure must be one of {MEASURES}")
+    return measure
+
+
+def window(first: str, last: str) -> tuple[date, date]:
+    try:
+        a = parse_month(first)
+    except ValueError as exc:
+        raise unprocessable("query.from", "month_format", str(exc)) from None
+    try:
+        b = parse_month(last)
+    except ValueError as exc:
+        raise unprocessable("query.to", "month_format", str(exc)) from None
+    if b < a:
+        raise unprocessable("query.to", "window_order", "`to` is before `from`")
+    if (b.year - a.year) * 12 + b.month - a.month >= 240:
+        raise unprocessable("query.to", "window_too_long", "at most 240 months")
+    return a, b
+
+
+@router.post(
+    "/v1/service-events",
+    response_model=ServiceEventsOut,
+    summary="Record contacts, referrals, CP plans and CLA episodes (idempotent by source_id)",
+)
+async def post_service_events(user: Ingester, body: ServiceEventsIn, session: DbSession) -> ServiceEventsOut:
+    batch_id = uuid.uuid4()
+    records = [ServiceRecord(e.type, e.cluster, e.date, e.child_ref, e.source_id) for e in body.events]
+    accepted = await store_records(session, records, batch_id)
+    if accepted:
+        await audit.record(session, user, "create", "service_record_batch", batch_id)
+    return ServiceEventsOut(
+        accepted=accepted,
+        duplicates=len(records) - accepted,
+        batch_id=batch_id if accepted else None,
+    )
+
+
+@router.get("/v1/metrics/pre-post", summary="Before/after-RES table per RES cluster, with a total row")
+async def get_pre_post(
+    user: Reader,
+    session: DbSession,
+    measure: MeasureParam,
+    from_: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$", examples=["2015-04"])],
+    to: MonthParam,
+    disclosure: DisclosureParam = None,
+) -> dict[str, Any]:
+    first, last = window(from_, to)
+    return await reports.pre_post_report(
+        session, _measure(measure), first, last, disclosure_for(user, disclosure)
+    )
+
+
+@router.get("/v1/metrics/series", summary="One cluster's monthly series for a measure")
+async def get_series(
+    user: Reader,
+    session: DbSession,
+    cluster: Annotated[ClusterCode, Query()],
+    measure: MeasureParam,
+    from_: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
+    to: MonthParam,
+    disclosure: DisclosureParam = None,
+) -> dict[str, Any]:
+    first, last = window(from_, to)
+    shown = disclosure_for(user, disclosure)
+    months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    values = reports.publish_series(counts) if shown == "published" else list(counts)
+    return {
+        **await reports.freshness_fields(session),
+        "cluster": cluster,
+        "measure": measure,
+        "res_start": format_month(start) if start else None,
+        "disclosure": shown,
+        "months": [{"month": format_month(m), "count": v} for m, v in zip(months, values, strict=True)],
+    }
+
+
+@router.get(
+    "/v1/metrics/series.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    summary="Line chart of a cluster's series with the RES start and averages marked",
+)
+async def get_series_svg(
+    user: Reader,
+    session: DbSession,
+    cluster: Annotated[ClusterCode, Query()],
+    measure: MeasureParam,
+    from_: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")] = "2015-04",
+    to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    disclosure: DisclosureParam = None,
+) -> Response:
+    first, last = window(from_, to or format_month(datetime.now(UTC).date()))
+    shown = disclosure_for(user, disclosure)
+    months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    pre_avg = post_avg = None
+    if start is not None:
+        (row,), _ = pre_post_table(
+            {(cluster, m): n for m, n in zip(months, counts, strict=True)},
+            {cluster: start},
+            first,
+            last,
+        )
+        pre_avg, post_avg = row.pre_monthly_average, row.post_monthly_average
+        if shown == "published":
+            # an average times its months is a count: hide it when that count is small
+            pre_avg = None if 1 <= row.pre_count <= 5 else pre_avg
+            post_avg = None if 1 <= row.post_count <= 5 else post_avg
+    points: list[int | None] = list(counts)
+    if shown == "published":
+        points = [v if isinstance(v, int) else None for v in reports.publish_series(counts)]
+    svg = series_svg(f"{cluster}: {measure} per month", months, points, start, pre_avg, post_avg)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.post(
+    "/v1/recompute",
+    response_model=RecomputeOut,
+    summary="Rebuild every monthly count from the raw records",
+)
+async def post_recompute(user: Scheduler, session: DbSession) -> RecomputeOut:
+    before = await counts_snapshot(session)
+    run = await recompute(session, trigger="api")
+    after = await counts_snapshot(session)
+    await audit.record(session, user, "update", "monthly_counts", run.id)
+    return RecomputeOut(
+        run_id=run.id,
+        records=run.records,
+        cells=run.cells,
+        identical_to_incremental=before == after,
+    )
+
+
+@router.get("/v1/metrics/rates", summary="Rates per 10,000 children aged 0-17 per cluster and year")
+async def get_rates(
+    user: Reader,
+    session: DbSession,
+    measure: MeasureParam,
+    year: Annotated[int, Query(ge=1990, le=2100)],
+    disclosure: DisclosureParam = None,
+) -> dict[str, Any]:
+    return await reports.rates_report(session, _measure(measure), year, disclosure_for(user, disclosure))
+
+
+@router.get(
+    "/v1/metrics/sustained-outcomes",
+    summary="Share of families re-referred within 12 months after their RES plan closed",
+)
+async def get_sustained(
+    user: Reader,
+    session: DbSession,
+    from_: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
+    to: MonthParam,
+    disclosure: DisclosureParam = None,
+) -> dict[str, Any]:
+    first, last = window(from_, to)
+    return await reports.sustained_outcomes(
+        session, first, last, datetime.now(UTC).date(), disclosure_for(user, disclosure)
+    )
+
+
+__all__ = ["router"]

@@ -1,0 +1,50 @@
+"""Bodies of the service-record and series routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator
+
+from services.metrics_worker.records import RecordType
+from shared.schemas import RequestModel, ResponseModel
+
+ClusterCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+ChildRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:@/-]{1,100}$")]
+SourceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:@/-]{1,200}$")]
+
+
+class ServiceEventIn(RequestModel):
+    type: RecordType
+    cluster: ClusterCode
+    date: dt.date
+    child_ref: ChildRef = Field(description="pseudonymous child reference, never a name or id")
+    source_id: SourceId = Field(description="the partner system's record id; re-sending is a no-op")
+
+    @field_validator("date")
+    @classmethod
+    def not_in_future(cls, value: dt.date) -> dt.date:
+        if value > dt.date.today():
+            raise ValueError("date is in the future")
+        if value.year < 1990:
+            raise ValueError("date is before 1990")
+        return value
+
+
+class ServiceEventsIn(RequestModel):
+    events: list[ServiceEventIn] = Field(min_length=1, max_length=5000)
+
+
+class ServiceEventsOut(ResponseModel):
+    accepted: int
+    duplicates: int
+    batch_id: uuid.UUID | None
+
+
+class RecomputeOut(ResponseModel):
+    run_id: uuid.UUID
+    records: int
+    cells: int
+    identical_to_incremental: bool

@@ -1,0 +1,99 @@
+"""Events leave through the outbox and are applied by the goals and metrics services; the
+formulation service applies the goals service's plan events once each."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from services.formulation_api.consumers import HANDLERS
+from shared.consumer import apply_event
+from shared.events import build_envelope
+from tests.formulation.conftest import Org
+from tests.formulation.test_api_formulations import clean
+
+
+async def _scalar(backbone: Any, sql: str, **params: Any) -> Any:
+    async with backbone.engines["formulation"].connect() as conn:
+        return await conn.scalar(text(sql), params)
+
+
+async def test_lifecycle_events_reach_goals_and_metrics(
+    org: Org, backbone: Any, deliver_events: Any
+) -> None:
+    d = await clean(org)
+    assert (await d.complete()).status_code == 200
+    got = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()
+    family_id = got["family_id"]
+    await org.client.post(
+        f"/v1/families/{family_id}/close",
+        json={"reason_code": "all_goals_achieved"},
+        headers=org.sw1,
+    )
+    await deliver_events()
+    pending = await _scalar(
+        backbone, "select count(*) from formulation.outbox where published_at is null"
+    )
+    assert pending == 0
+    known = await _scalar(
+        backbone, "select factors from goals.formulations where id = :id", id=uuid.UUID(d.id)
+    )
+    assert {f["factor_id"]: f["priority"] for f in known}[d.f["keeps"]] is True
+    closed_on = await _scalar(
+        backbone, "select closed_on from goals.families where id = :id", id=uuid.UUID(family_id)
+    )
+    assert closed_on is not None
+    metrics_seen = await _scalar(
+        backbone,
+        "select count(*) from metrics.processed_events where event_type like 'referral.%'",
+    )
+    assert metrics_seen == 2  # referral.received and referral.accepted
+
+
+def _plan_closed(family_id: str, reason: str) -> Any:
+    return build_envelope(
+        "goals",
+        "plan.closed",
+        uuid.uuid4(),
+        {
+            "plan_id": str(uuid.uuid4()),
+            "family_id": family_id,
+            "cluster_code": "RES-1",
+            "reason_code": reason,
+            "opened_on": "2026-01-01",
+            "closed_on": "2026-04-01",
+            "goals_total": 3,
+            "goals_improved": 1,
+            "goals_achieved": 0,
+        },
+    )
+
+
+async def test_plan_closed_is_recorded_and_may_ask_for_a_new_formulation(
+    org: Org, backbone: Any
+) -> None:
+    d = await clean(org)
+    assert (await d.complete()).status_code == 200
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()[
+        "family_id"
+    ]
+    sm = backbone.sessionmakers["formulation"]
+    achieved = _plan_closed(family_id, "all_goals_achieved")
+    again = _plan_closed(family_id, "continued_intervention_new_formulation")
+    assert await apply_event(sm, "formulation", HANDLERS, achieved)
+    assert await apply_event(sm, "formulation", HANDLERS, again)
+    assert not await apply_event(sm, "formulation", HANDLERS, again)
+    plans = await _scalar(backbone, "select count(*) from formulation.family_plans")
+    requests = await _scalar(backbone, "select count(*) from formulation.reformulation_requests")
+    assert (plans, requests) == (2, 1)
+    got = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()
+    assert got["reformulation_requested_on"] == "2026-04-01"
+
+
+async def test_events_for_unknown_families_are_ignored(org: Org, backbone: Any) -> None:
+    sm = backbone.sessionmakers["formulation"]
+    env = _plan_closed(str(uuid.uuid4()), "continued_intervention_new_formulation")
+    assert await apply_event(sm, "formulation", HANDLERS, env)
+    assert await _scalar(backbone, "select count(*) from formulation.family_plans") == 0

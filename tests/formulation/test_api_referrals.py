@@ -1,0 +1,286 @@
+"""Referrals over HTTP: vocabulary, lifecycle, no waiting list, the academy rule, partner access."""
+
+from __future__ import annotations
+
+from tests.formulation.conftest import Org, audit_rows, outbox
+
+PROBLEM = "application/problem+json"
+
+
+async def test_unknown_source_code_is_422_naming_field_and_rule(org: Org) -> None:
+    r = await org.client.post(
+        "/v1/referrals",
+        json={
+            "cluster_code": org.cluster,
+            "source_code": "2C",
+            "referring_organisation": "X",
+            "support_type": "early_help",
+            "reason": "r",
+            "family": {"reference_name": "F"},
+        },
+        headers=org.partner,
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["field"] == "body.source_code"
+    assert r.json()["rule"] == "cin_referral_source"
+
+
+async def test_route_gives_default_source_and_source_or_route_required(org: Org) -> None:
+    ref = await org.referral(source_code=None, route="early_help_hub")
+    assert ref["source_code"] == "5D"
+    r = await org.client.post(
+        "/v1/referrals",
+        json={
+            "cluster_code": org.cluster,
+            "referring_organisation": "X",
+            "support_type": "child_in_need",
+            "reason": "r",
+            "family": {"reference_name": "F"},
+        },
+        headers=org.partner,
+    )
+    assert r.status_code == 422
+    assert (r.json()["field"], r.json()["rule"]) == ("source_code", "source_required")
+
+
+async def test_unknown_cluster_refused(org: Org) -> None:
+    r = await org.client.post(
+        "/v1/referrals",
+        json={
+            "cluster_code": "NOPE",
+            "source_code": "1A",
+            "referring_organisation": "X",
+            "support_type": "early_help",
+            "reason": "r",
+            "family": {"reference_name": "F"},
+        },
+        headers=org.partner,
+    )
+    assert r.status_code == 422 and r.json()["rule"] == "unknown_cluster"
+
+
+async def test_lifecycle_and_events(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    ref = await org.referral()
+    assert ref["status"] == "received"
+    early = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw1"}, headers=org.tm
+    )
+    assert early.status_code == 409 and early.json()["rule"] == "conversation_required"
+    conv = await org.conversation(ref["id"])
+    assert conv.status_code == 200 and conv.json()["status"] == "conversation_recorded"
+    again = await org.conversation(ref["id"])
+    assert again.status_code == 409
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "fsw1"}, headers=org.tm
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "accepted" and body["lead_worker_sub"] == "fsw1"
+    fam = await org.client.get(
+        f"/v1/families/{body['family_id']}", headers=org.practitioner("fsw1")
+    )
+    assert fam.status_code == 200
+    assert {m["name"] for m in fam.json()["members"]} == {"Alex Example", "Charlie Example"}
+    decided = await org.client.post(
+        f"/v1/referrals/{ref['id']}/decline", json={"reason_code": "other"}, headers=org.tm
+    )
+    assert decided.status_code == 409 and decided.json()["rule"] == "referral_already_decided"
+    events = await outbox(db_engine)
+    assert [e["type"] for e in events] == [
+        "cluster.upserted",
+        "referral.received",
+        "referral.accepted",
+    ]
+    accepted = events[-1]["payload"]
+    assert accepted["family_id"] == body["family_id"]
+    assert accepted["lead_worker_sub"] == "fsw1" and accepted["team_id"] == org.team_id
+    # pseudonymous ids only: no names in any payload
+    assert "Example" not in str([e["payload"] for e in events])
+
+
+async def test_decline_and_redirect_emit_events(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    a, b = await org.referral(), await org.referral()
+    for ref in (a, b):
+        await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{a['id']}/decline",
+        json={"reason_code": "needs_statutory_response", "note": "CP concerns"},
+        headers=org.tm,
+    )
+    assert r.status_code == 200 and r.json()["decline_reason"] == "needs_statutory_response"
+    r = await org.client.post(
+        f"/v1/referrals/{b['id']}/redirect",
+        json={"to": "Cluster targeted services"},
+        headers=org.tm,
+    )
+    assert r.status_code == 200 and r.json()["redirected_to"] == "Cluster targeted services"
+    declined = await outbox(db_engine, "referral.declined")
+    assert [e["payload"]["reason_code"] for e in declined] == [
+        "needs_statutory_response",
+        "redirected",
+    ]
+
+
+async def test_fifth_family_for_a_social_worker_is_refused(org: Org) -> None:
+    for _ in range(4):
+        await org.family(lead="sw1")
+    ref = await org.referral()
+    await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw1"}, headers=org.tm
+    )
+    assert r.status_code == 409
+    problem = r.json()
+    assert problem["rule"] == "caseload_full"
+    assert problem["full_caseloads"] == [
+        {"sub": "sw1", "role": "social_worker", "open_families": 4, "limit": 4}
+    ]
+    assert set(problem["available_workers"]) == {"sw2", "fsw1"}
+    # nothing half-written: the referral is still waiting for a decision
+    status = await org.client.get(f"/v1/referrals/{ref['id']}", headers=org.partner)
+    assert status.json()["status"] == "conversation_recorded"
+    # another worker with capacity can take it
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=org.tm
+    )
+    assert r.status_code == 200
+
+
+async def test_team_limits_are_configurable_and_full_team_named(org: Org) -> None:
+    r = await org.client.put(
+        f"/v1/teams/{org.team_id}/caseload-limits",
+        json={"caseload_limits": {"social_worker": 1, "family_support_worker": 1}},
+        headers=org.tm,
+    )
+    assert r.status_code == 200
+    assert r.json()["caseload_limits"] == {"social_worker": 1, "family_support_worker": 1}
+    for lead in ("sw1", "sw2", "fsw1"):
+        await org.family(lead=lead)
+    ref = await org.referral()
+    await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "fsw1"}, headers=org.tm
+    )
+    assert r.status_code == 409 and r.json()["rule"] == "no_capacity_in_team"
+    assert {c["sub"] for c in r.json()["full_caseloads"]} == {"sw1", "sw2", "fsw1"}
+    loads = await org.client.get(f"/v1/teams/{org.team_id}/caseloads", headers=org.tm)
+    by_sub = {c["sub"]: c for c in loads.json()}
+    assert by_sub["sw1"]["open_families"] == 1 and not by_sub["sw1"]["has_capacity"]
+    assert by_sub["tm1"]["limit"] is None
+
+
+async def test_team_manager_cannot_be_lead_worker(org: Org) -> None:
+    ref = await org.referral()
+    await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "tm1"}, headers=org.tm
+    )
+    assert r.status_code == 422 and r.json()["rule"] == "not_a_lead_worker_in_team"
+
+
+async def test_academy_without_early_help_offer_is_declined(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    ref = await org.referral(academy_outside_cluster=True, early_help_offer_in_place=False)
+    assert ref["status"] == "declined"
+    assert ref["decline_reason"] == "academy_requires_early_help_offer"
+    declined = await outbox(db_engine, "referral.declined")
+    assert declined[0]["payload"]["reason_code"] == "academy_requires_early_help_offer"
+    ok = await org.referral(academy_outside_cluster=True, early_help_offer_in_place=True)
+    assert ok["status"] == "received"
+
+
+async def test_partner_reads_only_its_own_referral_status(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    ref = await org.referral()
+    own = await org.client.get(f"/v1/referrals/{ref['id']}", headers=org.partner)
+    assert own.status_code == 200
+    assert set(own.json()) == {
+        "id",
+        "status",
+        "received_on",
+        "decided_on",
+        "decline_reason",
+        "redirected_to",
+    }
+    other = org.auth("partner_system", "gp-system")
+    assert (await org.client.get(f"/v1/referrals/{ref['id']}", headers=other)).status_code == 404
+    # partners may not decide or read families
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/conversation", json={"notes": "n"}, headers=org.partner
+    )
+    assert r.status_code == 403 and r.json()["rule"] == "role_not_allowed"
+    full = await org.client.get(f"/v1/referrals/{ref['id']}", headers=org.tm)
+    assert full.json()["reason"].startswith("Attendance")
+    reads = await audit_rows(db_engine, "read", "referral")
+    assert [row.actor for row in reads] == ["tm1"]
+
+
+async def test_other_team_manager_cannot_decide(org: Org) -> None:
+    ref = await org.referral()
+    stranger = org.auth("team_manager", "tm9", teams=["00000000-0000-0000-0000-000000000000"])
+    r = await org.conversation(ref["id"])
+    assert r.status_code == 200
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/decline", json={"reason_code": "other"}, headers=stranger
+    )
+    assert r.status_code == 403 and r.json()["rule"] == "cluster_scope"
+
+
+async def test_team_member_validation(org: Org) -> None:
+    r = await org.client.post(
+        f"/v1/teams/{org.team_id}/members",
+        json={"sub": "x1", "name": "X", "role": "nurse", "fte": "1.0"},
+        headers=org.tm,
+    )
+    assert r.status_code == 422 and r.json()["field"] == "body.role"
+    r = await org.client.post(
+        f"/v1/teams/{org.team_id}/members",
+        json={"sub": "sw1", "name": "Dup", "role": "social_worker", "fte": "0.5"},
+        headers=org.tm,
+    )
+    assert r.status_code == 409 and r.json()["rule"] == "member_exists"
+    other_tm = org.auth("team_manager", "tm2", teams=["00000000-0000-0000-0000-000000000001"])
+    r = await org.client.post(
+        f"/v1/teams/{org.team_id}/members",
+        json={"sub": "x2", "name": "X", "role": "social_worker", "fte": "1"},
+        headers=other_tm,
+    )
+    assert r.status_code == 403 and r.json()["rule"] == "team_scope"
+
+
+async def test_re_referral_reopens_a_closed_family(org: Org) -> None:
+    family_id = await org.family(lead="sw1")
+    ref = await org.referral(existing_family_id=family_id, family=None)
+    await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=org.tm
+    )
+    assert r.status_code == 409 and r.json()["rule"] == "family_already_open"
+    closed = await org.client.post(
+        f"/v1/families/{family_id}/close",
+        json={"reason_code": "support_from_another_service"},
+        headers=org.sw1,
+    )
+    assert closed.status_code == 200
+    ref2 = await org.referral(existing_family_id=family_id, family=None)
+    await org.conversation(ref2["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref2['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=org.tm
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["family_id"] == family_id
+    fam = (await org.client.get(f"/v1/families/{family_id}", headers=org.tm)).json()
+    assert (fam["status"], fam["lead_worker_sub"], fam["closed_on"]) == ("open", "sw2", None)
+    both = await org.client.post(
+        "/v1/referrals",
+        json={
+            "cluster_code": org.cluster,
+            "source_code": "1C",
+            "referring_organisation": "Self",
+            "support_type": "early_help",
+            "reason": "r",
+            "family": {"reference_name": "F"},
+            "existing_family_id": family_id,
+        },
+        headers=org.partner,
+    )
+    assert both.status_code == 422 and both.json()["rule"] == "family_required"

@@ -1,0 +1,226 @@
+"""File imports over HTTP and the CLI: refusal, partial application, overlap, bad files."""
+
+import argparse
+import json
+
+from sqlalchemy import text
+
+from services.metrics_worker.cli import register, run_import
+from services.metrics_worker.settings import Settings
+from tests.metrics.api_helpers import SECTOR_OF, sector_map_csv
+
+HEADER = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN"
+SECTOR = SECTOR_OF["RES-1"]
+BOMB = b'<!DOCTYPE m [<!ENTITY a "x">]><Message>&a;</Message>'
+
+
+def episodes(*rows):
+    return (HEADER + "\n" + "\n".join(rows) + "\n").encode()
+
+
+def row(child, decom, rne="S", ls="C2", post=SECTOR + "AB"):
+    return f"{child},{decom},{rne},{ls},N1,U1,PR1,,,,{post},,"
+
+
+async def _upload(client, auth, data, **form):
+    return await client.post(
+        "/v1/imports/ssda903",
+        files={
+            "episodes": ("e.csv", data, "text/csv"),
+            "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
+        },
+        data={k: str(v).lower() for k, v in form.items()},
+        headers=auth("analyst"),
+    )
+
+
+async def _records(backbone):
+    async with backbone.engines["metrics"].connect() as conn:
+        return await conn.scalar(text("SELECT count(*) FROM metrics.service_records"))
+
+
+async def test_a_file_with_errors_is_refused_unless_partial_is_asked(metrics_client, auth, backbone):
+    data = episodes(
+        row("A", "01/04/2018"),
+        row("B", "2018-04-01"),  # bad date
+        row("C", "01/05/2018", post="BD1 1AA"),  # unknown postcode sector
+        row("D", "01/06/2018", rne="T"),  # not a start
+        row("E", "01/06/2018", ls="V4"),  # short break
+    )
+    r = await _upload(metrics_client, auth, data)
+    assert r.status_code == 422
+    problem = r.json()
+    assert problem["rule"] == "file_has_errors"
+    assert problem["report"]["rejected"] == [
+        {"at": "row 3", "field": "DECOM", "reason": "invalid_date: expected dd/mm/yyyy"},
+        {"at": "row 4", "field": "HOME_POST", "reason": "unknown_postcode_sector"},
+    ]
+    assert await _records(backbone) == 0  # nothing half-written
+    r = await _upload(metrics_client, auth, data, allow_partial=True)
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert (report["status"], report["rows_read"], report["applied"], report["ignored"]) == (
+        "partial",
+        5,
+        1,
+        2,
+    )
+    assert await _records(backbone) == 1
+    r = await metrics_client.get(f"/v1/imports/{report['import_id']}", headers=auth("analyst"))
+    assert r.json()["rejected_count"] == 2
+    r = await metrics_client.get(f"/v1/imports/{report['import_id']}", headers=auth("practitioner"))
+    assert r.status_code == 403
+
+
+async def test_overlapping_yearly_returns_count_each_episode_once(metrics_client, auth, backbone):
+    year1 = episodes(row("A", "01/04/2018"), row("B", "01/02/2019"))
+    year2 = episodes(row("B", "01/02/2019"), row("C", "01/06/2019"))
+    assert (await _upload(metrics_client, auth, year1)).json()["applied"] == 2
+    r = (await _upload(metrics_client, auth, year2)).json()
+    assert (r["applied"], r["duplicates"]) == (1, 1)
+    assert await _records(backbone) == 3
+
+
+async def test_xml_form_and_header_file(metrics_client, auth, backbone):
+    xml = f"""<?xml version="1.0"?><Message><Children>
+      <Child><Header><CHILD>A</CHILD><DOB>01/01/2010</DOB></Header><Episodes>
+        <Episode><DECOM>2018-04-01</DECOM><RNE>S</RNE><LS>C2</LS><HOME_POST>{SECTOR}</HOME_POST></Episode>
+      </Episodes></Child></Children></Message>""".encode()
+    r = await metrics_client.post(
+        "/v1/imports/ssda903",
+        files={
+            "episodes": ("e.xml", xml, "application/xml"),
+            "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
+        },
+        data={"format": "xml"},
+        headers=auth("analyst"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["applied"] == 1
+    header = b"CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nB,1,01/01/2012,WBRI,,,\n"
+    r = await metrics_client.post(
+        "/v1/imports/ssda903",
+        files={
+            "episodes": ("e.csv", episodes(row("B", "01/04/2018"), row("Z", "01/04/2018")), "text/csv"),
+            "header": ("h.csv", header, "text/csv"),
+            "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
+        },
+        data={"allow_partial": "true"},
+        headers=auth("analyst"),
+    )
+    assert r.json()["applied"] == 1
+    assert r.json()["rejected"] == [{"at": "row 3", "field": "CHILD", "reason": "not_in_header_file"}]
+
+
+async def test_unreadable_files_are_refused_with_the_part_named(metrics_client, auth, backbone):
+    r = await _upload(metrics_client, auth, b"\xff\xfe\x00bad")
+    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "body.file", "encoding")
+    r = await metrics_client.post(
+        "/v1/imports/ssda903",
+        files={
+            "episodes": ("e.csv", episodes(row("A", "01/04/2018")), "text/csv"),
+            "sector_map": ("s.csv", b"LS1 1,RES 1 with spaces\n", "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "body.sector_map", "map_format")
+    r = await metrics_client.post(
+        "/v1/imports/cin",
+        files={
+            "census": ("c.xml", b"<Message><Children><Child>", "application/xml"),
+            "child_map": ("m.csv", b"K1,RES-1\n", "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+    assert (r.status_code, r.json()["rule"]) == (422, "malformed_xml")
+    r = await metrics_client.post(
+        "/v1/imports/cin",
+        files={
+            "census": ("c.xml", BOMB, "application/xml"),
+            "child_map": ("m.csv", b"K1,RES-1\n", "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+    assert (r.status_code, r.json()["rule"]) == (422, "malformed_xml")
+    assert await _records(backbone) == 0
+
+
+async def test_cli_import_applies_and_refuses_like_the_api(tmp_path, servers, backbone):
+    settings = Settings(database_url=servers.database_url, data_dir=tmp_path)
+    (tmp_path / "s.csv").write_bytes(sector_map_csv())
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_bytes(episodes(row("A", "01/04/2018"), row("B", "01/05/2018")))
+    bad.write_bytes(episodes(row("C", "01/04/2018"), row("D", "31/04/2018")))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+
+    def args(*argv):
+        return parser.parse_args(["import", *argv])
+
+    code, out = await run_import(
+        args("ssda903", str(good), "--sector-map", str(tmp_path / "s.csv")), settings
+    )
+    assert (code, out["applied"], out["status"]) == (0, 2, "applied")
+    code, out = await run_import(args("ssda903", str(bad), "--sector-map", str(tmp_path / "s.csv")), settings)
+    assert code == 1
+    assert out["rejected"][0]["field"] == "DECOM"
+    assert await _records(backbone) == 2
+    code, out = await run_import(
+        args("ssda903", str(bad), "--sector-map", str(tmp_path / "s.csv"), "--allow-partial"), settings
+    )
+    assert (code, out["applied"]) == (0, 1)
+    assert json.dumps(out, default=str)
+    async with backbone.engines["metrics"].connect() as conn:
+        actor = await conn.scalar(text("SELECT DISTINCT actor FROM metrics.audit_log"))
+    assert actor.startswith("cli:")
+
+
+def _census(*children):
+    body = "".join(
+        f"<Child><ChildIdentifiers><LAchildID>{k}</LAchildID></ChildIdentifiers>"
+        + "".join(f"<CINdetails><CINreferralDate>{d}</CINreferralDate></CINdetails>" for d in dates)
+        + "</Child>"
+        for k, dates in children
+    )
+    return f"<Message><Children>{body}</Children></Message>".encode()
+
+
+async def _cin(client, auth, census):
+    r = await client.post(
+        "/v1/imports/cin",
+        files={
+            "census": ("c.xml", census, "application/xml"),
+            "child_map": ("m.csv", b"LAchildID,cluster\nK1,RES-1\nK2,RES-2\n", "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_cin_re_referral_against_a_referral_from_an_earlier_yearly_file(metrics_client, auth, backbone):
+    first = await _cin(metrics_client, auth, _census(("K1", ["2018-03-01"]), ("K2", ["2018-01-10"])))
+    assert (first["applied"], first["re_referrals_from_earlier_files"]) == (2, 0)
+    # next year's return repeats the 2018 referral of K1 (overlap) and adds a new one
+    second = await _cin(
+        metrics_client,
+        auth,
+        _census(("K1", ["2018-03-01", "2019-01-15"]), ("K2", ["2019-06-01"])),
+    )
+    # K1: 2019-01-15 is within 12 months of 2018-03-01, found within the file itself;
+    # K2: 2019-06-01 is more than 12 months after 2018-01-10, so not a re-referral
+    assert (second["applied"], second["duplicates"]) == (3, 1)
+    third = await _cin(metrics_client, auth, _census(("K2", ["2020-02-01"])))
+    assert third["re_referrals_from_earlier_files"] == 1  # K2's previous referral: 2019-06-01
+    async with backbone.engines["metrics"].connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT cluster_code, occurred_on::text FROM metrics.service_records "
+                "WHERE type = 're_referral' ORDER BY occurred_on"
+            )
+        )
+        assert [tuple(r) for r in rows] == [("RES-1", "2019-01-15"), ("RES-2", "2020-02-01")]
+        counts = await conn.scalar(
+            text("SELECT sum(count) FROM metrics.monthly_counts WHERE measure = 're_referral'")
+        )
+    assert counts == 2

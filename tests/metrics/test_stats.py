@@ -1,0 +1,105 @@
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from services.metrics_worker.months import add_months
+from services.metrics_worker.stats import fixed_effects_rate_ratio, rate_ratio_exact
+
+
+def _p(ratio, t_pre, t_post):
+    return ratio * t_post / (ratio * t_post + t_pre)
+
+
+def test_exact_interval_bounds_have_the_tail_probabilities_they_promise():
+    rr = rate_ratio_exact(77, 21, 113, 37)
+    assert rr.ratio == pytest.approx((113 / 37) / (77 / 21))
+    lo, hi = rr.ci95
+    assert lo < rr.ratio < hi
+    n = 77 + 113
+    # at the lower bound, seeing >= 113 post events has probability 2.5%; at the upper, <= 113
+    assert sps.binom.sf(112, n, _p(lo, 21, 37)) == pytest.approx(0.025, rel=1e-6)
+    assert sps.binom.cdf(113, n, _p(hi, 21, 37)) == pytest.approx(0.025, rel=1e-6)
+
+
+def test_p_value_separates_no_change_from_a_real_drop():
+    same = rate_ratio_exact(60, 30, 60, 30)
+    assert same.ratio == 1.0
+    assert same.p_value == pytest.approx(1.0)
+    drop = rate_ratio_exact(200, 30, 100, 30)
+    assert drop.p_value < 1e-6
+    assert drop.ci95[1] < 1
+
+
+def test_zero_counts_give_open_bounds_not_errors():
+    no_post = rate_ratio_exact(10, 12, 0, 12)
+    assert no_post.ratio == 0.0
+    assert no_post.ci95[0] == 0.0
+    assert no_post.ci95[1] is not None and no_post.ci95[1] > 0
+    no_pre = rate_ratio_exact(0, 12, 10, 12)
+    assert no_pre.ratio is None
+    assert no_pre.ci95[1] is None
+    nothing = rate_ratio_exact(0, 12, 0, 12)
+    assert nothing.ratio is None and nothing.p_value is None
+
+
+def _simulate(true_ratio, with_controls=True, seed=3):
+    rng = np.random.default_rng(seed)
+    months = [add_months(date(2015, 4, 1), i) for i in range(48)]
+    clusters = [f"C{i}" for i in range(12)]
+    level = {c: rng.uniform(2, 8) for c in clusters}
+    season = {m: 1 + 0.3 * math.sin(i / 3) for i, m in enumerate(months)}
+    starts = {c: months[14 + 4 * i] if i < 6 else None for i, c in enumerate(clusters)}
+    if not with_controls:
+        clusters = clusters[:6]
+    counts = {}
+    for c in clusters:
+        for m in months:
+            mean = level[c] * season[m] * (true_ratio if starts[c] and m >= starts[c] else 1)
+            counts[(c, m)] = int(rng.poisson(mean))
+    return counts, clusters, months, starts
+
+
+def test_fixed_effects_recovers_a_known_effect():
+    counts, clusters, months, starts = _simulate(0.7)
+    est = fixed_effects_rate_ratio(counts, clusters, months, starts)
+    assert est is not None
+    assert est.ci95[0] < 0.7 < est.ci95[1]
+    assert est.rate_ratio == pytest.approx(0.7, abs=0.08)
+    assert est.clusters == 12 and est.months == 48
+
+
+def test_fixed_effects_finds_no_effect_when_there_is_none():
+    counts, clusters, months, starts = _simulate(1.0, seed=8)
+    est = fixed_effects_rate_ratio(counts, clusters, months, starts)
+    assert est is not None
+    assert est.ci95[0] < 1.0 < est.ci95[1]
+    assert est.p_value > 0.05
+
+
+def test_fixed_effects_not_identified_when_every_cluster_starts_together():
+    counts, clusters, months, _ = _simulate(0.7)
+    same = dict.fromkeys(clusters, months[20])
+    assert fixed_effects_rate_ratio(counts, clusters, months, same) is None
+
+
+def test_normal_matrix_built_from_the_grid_equals_the_dense_design():
+    from services.metrics_worker.stats import _normal_matrix, _score
+
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 3, size=(4, 6))
+    t = (rng.uniform(size=(4, 6)) > 0.5).astype(float)
+    rows = []
+    for c in range(4):
+        for m in range(6):
+            row = np.zeros(4 + 6)
+            row[c] = 1
+            if m:
+                row[4 + m - 1] = 1
+            row[-1] = t[c, m]
+            rows.append(row)
+    x = np.array(rows)
+    assert np.allclose(_normal_matrix(w, t), x.T @ (x * w.ravel()[:, None]))
+    assert np.allclose(_score(w, t), x.T @ w.ravel())
