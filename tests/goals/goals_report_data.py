@@ -10,20 +10,14 @@ from typing import Any
 
 from services.goals_api.vocab import ACTIVITY_LABELS, ActivityCategory
 
-# A verbatim copy of ../shared/data/evaluation_tables.json, kept beside the tests so CI has it.
-_CANDIDATES = (
-    Path(__file__).resolve().parent / "evaluation_tables.json",
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "evaluation_tables.json",
-)
+# A verbatim copy of ../shared/data/evaluation_tables.json (tests/test_report_data.py keeps it so).
+_TABLES = Path(__file__).resolve().parents[1] / "data" / "evaluation_tables.json"
 
 
 @cache
 def tables() -> dict[str, Any]:
-    for path in _CANDIDATES:
-        if path.exists():
-            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-            return data
-    raise FileNotFoundError("evaluation_tables.json not found next to the repository")
+    data: dict[str, Any] = json.loads(_TABLES.read_text("utf-8"))
+    return data
 
 
 def table_4() -> list[dict[str, Any]]:

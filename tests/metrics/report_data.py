@@ -10,7 +10,8 @@ from typing import Any
 
 from services.metrics_worker.months import add_months, month_range, parse_month
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+# A verbatim copy of ../shared/data (tests/test_report_data.py checks it still matches).
+SHARED_DATA = Path(__file__).resolve().parents[1] / "data"
 TABLES = {"cp_plan_start": "table_1_cp_plans", "cla_start": "table_2_cla_starts"}
 
 
