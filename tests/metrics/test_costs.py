@@ -1,4 +1,3 @@
-import csv
 from decimal import Decimal
 
 from services.metrics_worker.costs import (
@@ -20,11 +19,6 @@ def test_cp_plan_cost_is_derived_from_the_appendix_6_breakdown():
     visits = next(r for r in rows if r["activity"] == "Statutory visits")
     visits["occurrences_per_year"] = "18"
     assert cp_plan_cost_from_breakdown(rows) == Decimal("13583")
-
-
-def test_shipped_breakdown_matches_the_shared_data():
-    with (rd.SHARED_DATA / "cp_plan_unit_cost_breakdown.csv").open() as f:
-        assert list(csv.DictReader(f)) == load_breakdown()
 
 
 def test_cla_episode_cost_is_weekly_times_52_times_years():
