@@ -142,7 +142,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             max_overflow=settings.db_max_overflow,
         )
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine, service=spec.name, schema=spec.schema)
+        app.state.sessionmaker = create_sessionmaker(
+            engine, service=spec.name, schema=spec.schema, outbox_notify=settings.outbox_notify
+        )
         app.state.redis = aioredis.from_url(
             settings.require_redis_url(), socket_timeout=2, socket_connect_timeout=2
         )

@@ -126,9 +126,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
 
 
 def create_sessionmaker(
-    engine: AsyncEngine, *, service: str, schema: str
+    engine: AsyncEngine, *, service: str, schema: str, outbox_notify: bool = False
 ) -> async_sessionmaker[AsyncSession]:
-    info: dict[str, Any] = {"service": service, "infra": infra_for(schema)}
+    info: dict[str, Any] = {
+        "service": service,
+        "infra": infra_for(schema),
+        "outbox_notify": outbox_notify,
+    }
     return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 

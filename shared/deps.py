@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def _request_session(request: Request) -> AsyncSession:
+async def _request_session(request: Request) -> AsyncSession:
     session = getattr(request.state, "db", None)
     if session is None:
         raise RuntimeError("DbSession used outside a shared.http.APIRouter route")

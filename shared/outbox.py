@@ -30,7 +30,8 @@ async def emit(
             payload=envelope.payload,
         )
     )
-    # NOTIFY is delivered at commit (and dropped on rollback), so it wakes the relay exactly when the
-    # row becomes visible.
-    await session.execute(text(f"NOTIFY {notify_channel(infra.schema)}"))
+    if session.info.get("outbox_notify"):
+        # NOTIFY is delivered at commit (and dropped on rollback): it wakes the relay exactly when
+        # the row becomes visible, at the price of serialised commits.
+        await session.execute(text(f"NOTIFY {notify_channel(infra.schema)}"))
     return envelope

@@ -105,13 +105,13 @@ class Relay:
             total += n
         return total
 
-    async def run_forever(self, *, poll_seconds: float, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set: woken by NOTIFY at commit, with a poll as the safety net."""
+    async def run_forever(self, *, poll_seconds: float, stop: asyncio.Event, listen: bool = False) -> None:
+        """Relay until `stop` is set: a short poll, or woken by NOTIFY at commit when `listen`."""
         wake = asyncio.Event()
         listener: asyncpg.Connection | None = None
         backoff = 0.5
         while not stop.is_set():
-            if listener is None or listener.is_closed():
+            if listen and (listener is None or listener.is_closed()):
                 listener = await self._listen(wake)
             try:
                 await self.drain()

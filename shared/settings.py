@@ -52,7 +52,11 @@ class ServiceSettings(BaseSettings):
 
     # event backbone
     queue_prefix: str = "rethink"
-    relay_poll_seconds: float = 1.0
+    # PostgreSQL serialises the commits of transactions that NOTIFY, which caps write throughput,
+    # so by default the relay polls (cheaply, on a partial index); set outbox_notify for LISTEN.
+    outbox_notify: bool = False
+    relay_poll_seconds: float = 0.05
+    consumer_poll_seconds: float = 0.01
     relay_batch_size: int = 500
     consumer_max_tries: int = 25
     consumer_concurrency: int = 1

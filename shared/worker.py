@@ -24,7 +24,9 @@ async def run_workers(service_names: Sequence[str], stop: asyncio.Event) -> None
     for svc in services:
         settings = svc.settings()
         engine = create_engine(settings.require_database_url(), pool_size=5, max_overflow=5)
-        sessionmaker = create_sessionmaker(engine, service=svc.name, schema=svc.schema)
+        sessionmaker = create_sessionmaker(
+            engine, service=svc.name, schema=svc.schema, outbox_notify=settings.outbox_notify
+        )
         redis = await create_pool(RedisSettings.from_dsn(settings.require_redis_url()))
         relay = Relay(
             service=svc.name,
@@ -46,9 +48,16 @@ async def run_workers(service_names: Sequence[str], stop: asyncio.Event) -> None
             functions=svc.functions,
             cron_jobs=svc.cron_jobs,
             extra_ctx={"settings": settings, "engine": engine},
+            poll_delay=settings.consumer_poll_seconds,
         )
         relays.append(
-            asyncio.create_task(relay.run_forever(poll_seconds=settings.relay_poll_seconds, stop=stop))
+            asyncio.create_task(
+                relay.run_forever(
+                    poll_seconds=settings.relay_poll_seconds,
+                    stop=stop,
+                    listen=settings.outbox_notify,
+                )
+            )
         )
         workers.append(asyncio.create_task(worker.async_run()))
         cleanups.append((worker, engine))

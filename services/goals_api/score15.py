@@ -1,15 +1,14 @@
 """SCORE-15 family functioning (Stratton et al., 2010; 2014): scoring one member's answers.
 
-Fifteen statements about the family, each answered on a five-point scale. In this API an item value
-is *how well the statement describes the family*: 1 = not at all, 2 = not well, 3 = partly,
-4 = well, 5 = very well. (A paper form that numbers its columns the other way round, 1 = "very
-well", must be entered as 6 - column.)
+Fifteen statements about the family. Item values are entered exactly as ticked on the published
+form: 1 = "Describes us: very well", 2 = well, 3 = partly, 4 = not well, 5 = "not at all".
 
-Scoring follows the published direction: **a higher score means more difficulties**. Ten statements
-describe difficulties, so agreeing with them scores high as entered. The five strengths and
-adaptability statements (items 1, 3, 6, 10, 15) are positive, so they are reverse-scored (6 - x)
-for the total and for their subscale. Scores are item means (1.00-5.00), as in the published
-norms; change is T2 - T1, so a negative change is an improvement.
+Scoring follows the published direction: **a higher score means more difficulties**. The five
+strengths and adaptability statements (items 1, 3, 6, 10, 15) are positive, so "very well" (1) is
+already the least difficulty. The ten statements about difficulties and disrupted communication are
+negative ("We find it hard to deal with everyday problems"), so they are reverse-scored (6 - x).
+Scores are item means (1.00-5.00), as in the published norms; change is T2 - T1, so a negative
+change is an improvement.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ ITEM_MIN, ITEM_MAX = 1, 5
 STRENGTHS_AND_ADAPTABILITY = (1, 3, 6, 10, 15)
 OVERWHELMED_BY_DIFFICULTIES = (5, 7, 9, 11, 14)
 DISRUPTED_COMMUNICATION = (2, 4, 8, 12, 13)
-REVERSED_ITEMS = frozenset(STRENGTHS_AND_ADAPTABILITY)
+REVERSED_ITEMS = frozenset(OVERWHELMED_BY_DIFFICULTIES + DISRUPTED_COMMUNICATION)
 SUBSCALES: dict[str, tuple[int, ...]] = {
     "strengths_and_adaptability": STRENGTHS_AND_ADAPTABILITY,
     "overwhelmed_by_difficulties": OVERWHELMED_BY_DIFFICULTIES,
@@ -60,7 +59,7 @@ def _mean(values: Sequence[int]) -> Decimal:
 
 
 def difficulty_scores(items: Sequence[int]) -> list[int]:
-    """Item values oriented so that 5 is always the most difficulty (strengths items reversed)."""
+    """Item values oriented so that 5 is always the most difficulty (difficulty items reversed)."""
     if len(items) != ITEMS:
         raise Score15Error("items", "length", f"SCORE-15 needs exactly {ITEMS} item answers")
     for number, value in enumerate(items, start=1):

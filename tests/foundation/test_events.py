@@ -154,3 +154,38 @@ def test_payload_refuses_free_text():
                 "closed_on": "2020-01-01",
             },
         )
+
+
+async def test_notify_wakes_a_listening_relay(backbone, services):
+    """With RETHINK_OUTBOX_NOTIFY the relay is woken at commit, long before its (here 60 s) poll."""
+    from shared.db import create_sessionmaker
+    from shared.outbox import emit
+
+    engine = backbone.engines["formulation"]
+    sessionmaker = create_sessionmaker(
+        engine, service="formulation", schema="formulation", outbox_notify=True
+    )
+    relay = backbone.relay("formulation")
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run_forever(poll_seconds=60, stop=stop, listen=True))
+    await asyncio.sleep(0.5)  # the first drain has run and the listener is attached
+    async with sessionmaker() as session, session.begin():
+        await emit(
+            session,
+            "cluster.upserted",
+            subject_id="N-1",
+            payload={"cluster_code": "N-1", "res_start": None, "co_located": False},
+        )
+    try:
+        for _ in range(100):
+            async with engine.connect() as conn:
+                pending = await conn.scalar(
+                    text("select count(*) from formulation.outbox where published_at is null")
+                )
+            if pending == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert pending == 0
+    finally:
+        stop.set()
+        await task

@@ -12,7 +12,8 @@ from tests.goals.goals_report_data import tables
 from tests.goals.helpers import add_goal, complete_formulations, days_ago, open_plan, score
 
 TEAM = uuid.uuid4()
-HEALTHY = [5 if n in score15.REVERSED_ITEMS else 1 for n in range(1, 16)]
+# As ticked on the form: strengths "very well" (1), difficulties "not at all" (5).
+HEALTHY = [1 if n in score15.STRENGTHS_AND_ADAPTABILITY else 5 for n in range(1, 16)]
 
 
 async def test_codes_endpoint_serves_the_full_table(goals_client, auth):
@@ -77,7 +78,8 @@ async def test_score15_per_member_and_change(goals_client, auth, backbone, deliv
     worker = auth("practitioner", sub="worker-1", teams=[TEAM])
     plan = await open_plan(goals_client, worker, f, opened_on=days_ago(100).isoformat())
     url = f"/v1/plans/{plan['id']}/score15"
-    struggling = [1 if n in score15.REVERSED_ITEMS else 4 for n in range(1, 16)]
+    # strengths "not well" (4), difficulties "describe us very well" (1)
+    struggling = [4 if n in score15.STRENGTHS_AND_ADAPTABILITY else 1 for n in range(1, 16)]
     t1 = await goals_client.post(
         url,
         json={
@@ -89,7 +91,7 @@ async def test_score15_per_member_and_change(goals_client, auth, backbone, deliv
         headers=worker,
     )
     assert t1.status_code == 201, t1.text
-    assert Decimal(t1.json()["scores"]["total"]) == Decimal("4.33")  # (5*5 + 10*4) / 15
+    assert Decimal(t1.json()["scores"]["total"]) == Decimal("4.67")  # (5*4 + 10*5) / 15
     t2 = await goals_client.post(
         url,
         json={
@@ -101,7 +103,7 @@ async def test_score15_per_member_and_change(goals_client, auth, backbone, deliv
         headers=worker,
     )
     assert t2.status_code == 201, t2.text
-    assert Decimal(t2.json()["change_since_t1"]["total"]) == Decimal("-3.33")
+    assert Decimal(t2.json()["change_since_t1"]["total"]) == Decimal("-3.67")
     again = await goals_client.post(
         url,
         json={
@@ -128,7 +130,7 @@ async def test_score15_per_member_and_change(goals_client, auth, backbone, deliv
     assert "body.member_ref" in fields and "body.items.0" in fields
     report = (await goals_client.get("/v1/reports/score15", headers=auth("analyst"))).json()
     assert (report["paired"], report["fewer_difficulties"]) == (1, 1)
-    assert Decimal(report["mean_change"]) == Decimal("-3.33")
+    assert Decimal(report["mean_change"]) == Decimal("-3.67")
     published = (
         await goals_client.get(
             "/v1/reports/score15", params={"disclosure": "published"}, headers=auth("analyst")

@@ -4,14 +4,15 @@ import pytest
 
 from services.goals_api import score15
 
-HEALTHY = [5 if n in score15.REVERSED_ITEMS else 1 for n in range(1, 16)]
-STRUGGLING = [1 if n in score15.REVERSED_ITEMS else 5 for n in range(1, 16)]
+# As ticked on the published form (1 = "Describes us: very well" ... 5 = "not at all").
+HEALTHY = [1 if n in score15.STRENGTHS_AND_ADAPTABILITY else 5 for n in range(1, 16)]
+STRUGGLING = [5 if n in score15.STRENGTHS_AND_ADAPTABILITY else 1 for n in range(1, 16)]
 
 
 def test_subscales_partition_the_fifteen_items():
     items = [n for sub in score15.SUBSCALES.values() for n in sub]
     assert sorted(items) == list(range(1, 16))
-    assert {1, 3, 6, 10, 15} == score15.REVERSED_ITEMS
+    assert {2, 4, 5, 7, 8, 9, 11, 12, 13, 14} == score15.REVERSED_ITEMS
 
 
 def test_higher_score_means_more_difficulties():
@@ -22,14 +23,14 @@ def test_higher_score_means_more_difficulties():
         assert value > healthy.as_dict()[key]
 
 
-def test_strengths_items_are_reverse_scored():
+def test_difficulty_items_are_reverse_scored():
     answers = [3] * 15
-    answers[0] = 5  # item 1 (a strength) describes the family very well
+    answers[0] = 1  # item 1 (a strength: "we talk about things which matter") very well
     result = score15.score(answers)
     assert result.strengths_and_adaptability == Decimal("2.60")  # (1+3+3+3+3)/5
     assert result.total == Decimal("2.87")  # (1 + 14*3)/15
-    answers[0], answers[1] = 3, 5  # item 2 (a difficulty) describes the family very well
-    assert score15.score(answers).disrupted_communication == Decimal("3.40")
+    answers[0], answers[1] = 3, 1  # item 2 (a difficulty: "people don't tell the truth") very well
+    assert score15.score(answers).disrupted_communication == Decimal("3.40")  # (5+3+3+3+3)/5
 
 
 def test_change_is_t2_minus_t1():
