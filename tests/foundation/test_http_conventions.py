@@ -166,3 +166,16 @@ async def test_upload_routes_take_larger_bodies_than_json_routes(metrics_client,
         "/v1/service-events", content=big, headers={**auth("analyst"), "content-type": "application/json"}
     )
     assert r.status_code == 413
+
+
+async def test_cluster_put_creates_then_updates(formulation_client, auth, backbone):
+    first = await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER, headers=auth("admin"))
+    second = await formulation_client.put(
+        "/v1/clusters/RES-3", json={**CLUSTER, "name": "Renamed"}, headers=auth("admin")
+    )
+    assert (first.status_code, first.json()["revision"]) == (201, 1)
+    assert (second.status_code, second.json()["revision"], second.json()["name"]) == (200, 2, "Renamed")
+    assert await _count(backbone, "select count(*) from formulation.outbox") == 2
+    async with backbone.engines["formulation"].connect() as conn:
+        actions = (await conn.execute(text("select action from formulation.audit_log order by id"))).scalars()
+        assert list(actions) == ["create", "update"]

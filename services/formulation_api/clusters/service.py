@@ -12,16 +12,7 @@ async def upsert(
     session: AsyncSession, actor: Principal, code: str, body: ClusterPut
 ) -> tuple[Cluster, bool]:
     """Create or replace a cluster and tell the other services. Returns (cluster, created)."""
-    cluster = await repository.get(session, code, for_update=True)
-    created = cluster is None
-    if cluster is None:
-        cluster = Cluster(code=code, revision=1, **body.model_dump())
-        session.add(cluster)
-    else:
-        for key, value in body.model_dump().items():
-            setattr(cluster, key, value)
-        cluster.revision += 1
-    await session.flush()
+    cluster, created = await repository.upsert(session, code, body.model_dump())
     await audit.record(session, actor, "create" if created else "update", "cluster", code)
     await emit(
         session,
