@@ -2,7 +2,7 @@
 
     python deploy/healthcheck.py              # infer from the container's command (PID 1)
     python deploy/healthcheck.py URL          # GET URL, healthy on 200
-    python deploy/healthcheck.py worker       # PostgreSQL and Redis reachable
+    python deploy/healthcheck.py worker       # PostgreSQL and Redis reachable, consumer loops alive
 
 An API is healthy when it answers its health URL; the worker has no HTTP port, so it is healthy
 when it can reach the two servers it works between; a one-shot command (migrate) is always healthy.
@@ -65,7 +65,13 @@ def check_worker(env: Mapping[str, str]) -> bool:
     try:
         asyncio.run(asyncio.wait_for(ping_db(), TIMEOUT))
         client = redis.Redis.from_url(rd, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
-        return bool(client.ping())
+        if not client.ping():
+            return False
+        # Each consumer loop refreshes its arq health-check key (with a short expiry): a missing key
+        # means a hung or dead worker loop even though the servers answer.
+        prefix = env.get("RETHINK_QUEUE_PREFIX", "rethink")
+        keys = [f"{prefix}:events:{svc}:health-check" for svc in ("formulation", "goals", "metrics")]
+        return bool(client.exists(*keys))
     except Exception:
         return False
 

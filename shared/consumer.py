@@ -111,6 +111,8 @@ def build_worker(
         poll_delay=poll_delay,
         ctx=ctx,
         keep_result=3600,
+        # the liveness probe reads this key (deploy/healthcheck.py); it expires if the loop hangs
+        health_check_interval=10,
     )
 
 

@@ -189,3 +189,22 @@ async def test_notify_wakes_a_listening_relay(backbone, services):
     finally:
         stop.set()
         await task
+
+
+async def test_worker_liveness_key_read_by_the_health_check(backbone, servers):
+    import importlib.util
+
+    from tests.support import ROOT
+
+    spec = importlib.util.spec_from_file_location("healthcheck", ROOT / "deploy" / "healthcheck.py")
+    assert spec and spec.loader
+    healthcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(healthcheck)
+    env = {
+        "DATABASE_URL": servers.database_url,
+        "REDIS_URL": servers.redis_url,
+        "RETHINK_QUEUE_PREFIX": servers.queue_prefix,
+    }
+    assert await asyncio.to_thread(healthcheck.check_worker, env) is False  # no loop has run yet
+    await backbone.worker("goals").main()
+    assert await asyncio.to_thread(healthcheck.check_worker, env) is True
