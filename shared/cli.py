@@ -119,6 +119,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     children: list[subprocess.Popen[bytes]] = []
 
     def shutdown(*_: object) -> None:
+        # A terminal's Ctrl-C reaches uv and this process, often twice: finish the clean-up anyway.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

@@ -6,6 +6,7 @@ from http import HTTPStatus
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
+_TITLES = {422: "Unprocessable Content", 413: "Content Too Large"}  # RFC 9110 names
 
 
 class Problem(Exception):
@@ -27,7 +28,7 @@ class Problem(Exception):
         **extra: Any,
     ) -> None:
         self.status = status
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or _TITLES.get(status) or HTTPStatus(status).phrase
         self.detail = detail
         self.rule = rule
         self.field = field

@@ -77,6 +77,8 @@ def test_rethink_dev_starts_everything_and_stops_cleanly(tmp_path):
         assert len(children) >= 4
     finally:
         proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C must not skip the clean-up
         proc.wait(60)
     time.sleep(0.5)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
