@@ -174,7 +174,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         host = settings.host
         for name, port in ports.items():
-            if not _wait_healthy(f"http://{host}:{port}/healthz", 60):
+            if not _wait_healthy(f"http://{host}:{port}/healthz", 120):
                 print(f"{name} API did not become healthy on port {port}", file=sys.stderr)
                 raise KeyboardInterrupt
         token = issue_dev_token(settings, role=Role.ADMIN.value, sub="admin-dev")
