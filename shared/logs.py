@@ -41,7 +41,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = current_request_id()
+        request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             line["request_id"] = request_id
         for key in SAFE_EXTRA_KEYS:
@@ -65,6 +65,19 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, _value: Any) -> None:
         pass
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Stamp the request id when the record is made: formatting may happen later, elsewhere.
+    record = _base_factory(*args, **kwargs)
+    record.request_id = current_request_id()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
 
 
 def configure_logging(level: str = "INFO") -> None:
