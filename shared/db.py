@@ -122,7 +122,14 @@ def infra_for(schema: str) -> InfraTables:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    # hide_parameters: a database error's message must not carry row values (personal data) into logs.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
 
 
 def create_sessionmaker(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 
@@ -11,3 +13,14 @@ def today() -> date:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def team_uuids(teams: Iterable[str]) -> list[uuid.UUID]:
+    """The token's team claims that are team ids (anything else names no team here)."""
+    out = []
+    for t in teams:
+        try:
+            out.append(uuid.UUID(t))
+        except ValueError:
+            continue
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.goals_api.plans.service import close_for_family
 from services.goals_api.projections.models import KnownCluster, KnownFamily, KnownFormulation
 from shared.consumer import EventHandler
 from shared.events import (
@@ -69,6 +70,8 @@ async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
             index_elements=[KnownFamily.id], set_={"closed_on": stmt.excluded.closed_on}
         )
     )
+    # The plan must not stay open on a closed case (see plans.service.close_for_family).
+    await close_for_family(session, p.family_id, p.reason_code, p.closed_on)
 
 
 async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> None:

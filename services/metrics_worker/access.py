@@ -23,6 +23,7 @@ Analyst = Annotated[Principal, Depends(allow(*ANALYST_ROLES))]
 Reader = Annotated[Principal, Depends(allow(*READER_ROLES))]
 Ingester = Annotated[Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.ANALYST, Role.ADMIN))]
 Scheduler = Annotated[Principal, Depends(allow(Role.SCHEDULER, Role.ADMIN))]
+RecomputeReader = Annotated[Principal, Depends(allow(Role.SCHEDULER, Role.ADMIN, Role.ANALYST))]
 
 Disclosure = Literal["published", "unsuppressed"]
 DisclosureParam = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from services.metrics_worker.months import format_month
@@ -19,6 +19,7 @@ def series_svg(
     res_start: date | None,
     pre_average: float | None,
     post_average: float | None,
+    as_of: datetime | None = None,
 ) -> str:
     if len(months) != len(counts) or not months:
         raise ValueError("one count per month, at least one month")
@@ -76,6 +77,12 @@ def series_svg(
         parts.append(
             f'<line class="{cls}" x1="{x(a)}" y1="{y(avg)}" x2="{x(b)}" y2="{y(avg)}" '
             f'stroke="#2ca02c" stroke-width="2"><title>{cls} {avg:.2f}</title></line>'
+        )
+    if as_of is not None:
+        stamp = as_of.isoformat(timespec="seconds")
+        parts.append(
+            f'<text class="as-of" x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end" '
+            f'font-size="9" fill="#555">data as of {escape(stamp)}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -86,9 +86,7 @@ async def org(
         headers=admin,
     )
     assert r.status_code == 201, r.text
-    r = await c.post(
-        "/v1/teams", json={"cluster_code": CLUSTER, "name": "2gether RES"}, headers=admin
-    )
+    r = await c.post("/v1/teams", json={"cluster_code": CLUSTER, "name": "2gether RES"}, headers=admin)
     assert r.status_code == 201, r.text
     team_id = r.json()["id"]
     tm = auth("team_manager", "tm1", teams=[team_id])

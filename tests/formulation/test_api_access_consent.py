@@ -70,9 +70,7 @@ async def test_export_to_agency_needs_consent_and_is_audited(org: Org, db_engine
     draft_export = await org.client.get(f"/v1/formulations/{d.id}/export", headers=org.sw1)
     assert draft_export.status_code == 409
     assert (await d.complete()).status_code == 200
-    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()[
-        "family_id"
-    ]
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
     url = f"/v1/formulations/{d.id}/export?recipient=agency&agency=Leeds%20Community%20Health"
     r = await org.client.get(url, headers=org.sw1)
     assert r.status_code == 403

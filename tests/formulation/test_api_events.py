@@ -20,9 +20,7 @@ async def _scalar(backbone: Any, sql: str, **params: Any) -> Any:
         return await conn.scalar(text(sql), params)
 
 
-async def test_lifecycle_events_reach_goals_and_metrics(
-    org: Org, backbone: Any, deliver_events: Any
-) -> None:
+async def test_lifecycle_events_reach_goals_and_metrics(org: Org, backbone: Any, deliver_events: Any) -> None:
     d = await clean(org)
     assert (await d.complete()).status_code == 200
     got = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()
@@ -33,9 +31,7 @@ async def test_lifecycle_events_reach_goals_and_metrics(
         headers=org.sw1,
     )
     await deliver_events()
-    pending = await _scalar(
-        backbone, "select count(*) from formulation.outbox where published_at is null"
-    )
+    pending = await _scalar(backbone, "select count(*) from formulation.outbox where published_at is null")
     assert pending == 0
     known = await _scalar(
         backbone, "select factors from goals.formulations where id = :id", id=uuid.UUID(d.id)
@@ -71,14 +67,10 @@ def _plan_closed(family_id: str, reason: str) -> Any:
     )
 
 
-async def test_plan_closed_is_recorded_and_may_ask_for_a_new_formulation(
-    org: Org, backbone: Any
-) -> None:
+async def test_plan_closed_is_recorded_and_may_ask_for_a_new_formulation(org: Org, backbone: Any) -> None:
     d = await clean(org)
     assert (await d.complete()).status_code == 200
-    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()[
-        "family_id"
-    ]
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
     sm = backbone.sessionmakers["formulation"]
     achieved = _plan_closed(family_id, "all_goals_achieved")
     again = _plan_closed(family_id, "continued_intervention_new_formulation")

@@ -51,9 +51,7 @@ class Draft:
             )
         )
 
-    async def next_steps(
-        self, goal: list[str], steps: list[tuple[list[str], list[str]]]
-    ) -> httpx.Response:
+    async def next_steps(self, goal: list[str], steps: list[tuple[list[str], list[str]]]) -> httpx.Response:
         body = {
             "summary": "School refusal is kept going by morning conflict.",
             "overall_goal": {
@@ -85,9 +83,7 @@ class Draft:
         )
 
 
-async def start(
-    org: Org, headers: dict[str, str] | None = None, family_id: str | None = None
-) -> Draft:
+async def start(org: Org, headers: dict[str, str] | None = None, family_id: str | None = None) -> Draft:
     headers = headers or org.sw1
     family_id = family_id or await org.family()
     r = await org.client.post(
@@ -284,9 +280,7 @@ async def test_reformulation_request_from_goals_is_resolved_by_completion(
 
     d = await clean(org)
     assert (await d.complete()).status_code == 200
-    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()[
-        "family_id"
-    ]
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
     from services.formulation_api.consumers import HANDLERS
 
     env = build_envelope(
@@ -330,18 +324,14 @@ async def test_reads_and_writes_are_audited(org: Org, db_engine) -> None:  # typ
 async def test_patch_and_delete_factor(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
     d = await clean(org)
     url = f"/v1/formulations/{d.id}/factors"
-    no_tag = await org.client.patch(
-        f"{url}/{d.f['other']}", json={"driving": True}, headers=org.sw1
-    )
+    no_tag = await org.client.patch(f"{url}/{d.f['other']}", json={"driving": True}, headers=org.sw1)
     assert no_tag.status_code == 428
     r = await org.client.patch(
         f"{url}/{d.f['other']}", json={"driving": True}, headers={**org.sw1, "If-Match": d.etag}
     )
     assert r.status_code == 200 and r.json()["driving"] is True
     d.etag = r.headers["etag"]
-    in_use = await org.client.delete(
-        f"{url}/{d.f['keeps']}", headers={**org.sw1, "If-Match": d.etag}
-    )
+    in_use = await org.client.delete(f"{url}/{d.f['keeps']}", headers={**org.sw1, "If-Match": d.etag})
     assert in_use.status_code == 409 and in_use.json()["rule"] == "factor_in_use"
     gone = await org.client.delete(f"{url}/{d.f['other']}", headers={**org.sw1, "If-Match": d.etag})
     assert gone.status_code == 204

@@ -31,9 +31,7 @@ async def test_practice_and_progress_alignment(org: Org) -> None:
     got = await org.client.get(f"/v1/forums/{forum}/alignment", headers=analyst)
     assert got.json() == out
     other = org.auth("rethink_facilitator", "rf2")
-    r = await org.client.put(
-        f"/v1/forums/{forum}/alignment", json={"scores": scores}, headers=other
-    )
+    r = await org.client.put(f"/v1/forums/{forum}/alignment", json={"scores": scores}, headers=other)
     assert r.status_code == 403
 
 
@@ -87,18 +85,14 @@ async def test_forum_report_attendance_and_feedback(org: Org) -> None:
             headers=rf,
         )
         assert r.status_code == 201
-    r = await org.client.get(
-        "/v1/forums/report?from=2026-01-01", headers=org.auth("analyst", "an1")
-    )
+    r = await org.client.get("/v1/forums/report?from=2026-01-01", headers=org.auth("analyst", "an1"))
     assert r.status_code == 200, r.text
     rep = r.json()
     assert rep["sessions"] == 1 and rep["attendances"] == 10
     assert rep["attendance_by_sector"]["social_work"] == {"count": 4, "percent": "40.0"}
     assert rep["feedback"]["improved_understanding"]["any_improvement_percent"] == "66.7"
     assert rep["feedback"]["multi_agency_networking"]["yes_percent"] == "66.7"
-    later = await org.client.get(
-        "/v1/forums/report?from=2026-02-01", headers=org.auth("analyst", "an1")
-    )
+    later = await org.client.get("/v1/forums/report?from=2026-02-01", headers=org.auth("analyst", "an1"))
     assert later.json()["sessions"] == 0
 
 
@@ -136,9 +130,7 @@ async def test_practice_quality_two_coders_and_report(org: Org) -> None:
         headers=org.auth("analyst", "coder-a"),
     )
     assert out_of_range.status_code == 422 and out_of_range.json()["rule"] == "score_1_to_5"
-    rep = (
-        await org.client.get("/v1/practice-quality/report", headers=org.auth("analyst", "x"))
-    ).json()
+    rep = (await org.client.get("/v1/practice-quality/report", headers=org.auth("analyst", "x"))).json()
     assert rep["recordings"] == 1
     assert rep["skills"]["collaboration"]["mean"] == "3.50"
     assert rep["skills"]["child_focus"]["above_baseline"] is True

@@ -77,9 +77,7 @@ async def test_lifecycle_and_events(org: Org, db_engine) -> None:  # type: ignor
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "accepted" and body["lead_worker_sub"] == "fsw1"
-    fam = await org.client.get(
-        f"/v1/families/{body['family_id']}", headers=org.practitioner("fsw1")
-    )
+    fam = await org.client.get(f"/v1/families/{body['family_id']}", headers=org.practitioner("fsw1"))
     assert fam.status_code == 200
     assert {m["name"] for m in fam.json()["members"]} == {"Alex Example", "Charlie Example"}
     decided = await org.client.post(
@@ -284,3 +282,33 @@ async def test_re_referral_reopens_a_closed_family(org: Org) -> None:
         headers=org.partner,
     )
     assert both.status_code == 422 and both.json()["rule"] == "family_required"
+
+
+async def test_worker_in_two_teams_is_allocated_by_either_teams_manager(org: Org) -> None:
+    # sw1 also joins a second team in the same cluster (a worker may move or work across teams)
+    r = await org.client.post(
+        "/v1/teams", json={"cluster_code": org.cluster, "name": "Second RES"}, headers=org.admin
+    )
+    second = r.json()["id"]
+    tm2 = org.auth("team_manager", "tm2", teams=[second])
+    r = await org.client.post(
+        f"/v1/teams/{second}/members",
+        json={"sub": "sw1", "name": "Sam Worker", "role": "social_worker", "fte": "0.5"},
+        headers=tm2,
+    )
+    assert r.status_code == 201
+    ref = await org.referral()
+    r = await org.client.post(f"/v1/referrals/{ref['id']}/conversation", json={"notes": "n"}, headers=tm2)
+    assert r.status_code == 200
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw1"}, headers=tm2
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["team_id"] == second  # the allocating manager's team, not the first one
+    # the second team's manager cannot allocate a worker who is only in the first team
+    ref = await org.referral()
+    await org.client.post(f"/v1/referrals/{ref['id']}/conversation", json={"notes": "n"}, headers=tm2)
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=tm2
+    )
+    assert r.status_code == 403 and r.json()["rule"] == "team_scope"

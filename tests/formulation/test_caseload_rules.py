@@ -34,9 +34,7 @@ def test_fifth_family_for_a_social_worker_refused() -> None:
     check = check_allocation("sw1", workers, limits)
     assert not check.ok
     assert check.rule == "caseload_full"
-    assert check.full_caseloads == [
-        {"sub": "sw1", "role": "social_worker", "open_families": 4, "limit": 4}
-    ]
+    assert check.full_caseloads == [{"sub": "sw1", "role": "social_worker", "open_families": 4, "limit": 4}]
     assert check.available == ["fsw1"]
     assert check_allocation("sw1", [WorkerLoad("sw1", SW, 3)], limits).ok
 

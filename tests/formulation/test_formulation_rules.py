@@ -119,9 +119,7 @@ def test_priority_factor_unaddressed() -> None:
 
 def test_no_protective_factor_used() -> None:
     c = Clean()
-    steps = NextStepsView(
-        goal_factor_ids=(c.presenting.id,), steps=(StepView(addresses=(c.priority.id,)),)
-    )
+    steps = NextStepsView(goal_factor_ids=(c.presenting.id,), steps=(StepView(addresses=(c.priority.id,)),))
     assert codes(walk_back(c.factors, steps)) == [NO_PROTECTIVE_USED]
 
 

@@ -20,9 +20,7 @@ def test_percent_rounds_half_up_and_handles_zero() -> None:
 
 
 def test_attendance_share() -> None:
-    share = attendance_share(
-        ["social_work"] * 4 + ["health"] + ["cluster_services"] * 3 + ["x"] * 2
-    )
+    share = attendance_share(["social_work"] * 4 + ["health"] + ["cluster_services"] * 3 + ["x"] * 2)
     assert share["social_work"] == {"count": 4, "percent": Decimal("40.0")}
     assert share["health"]["percent"] == Decimal("10.0")
     assert sum(v["count"] for v in share.values()) == 10

@@ -65,6 +65,8 @@ def test_lifecycle_happy_paths() -> None:
 def test_no_decision_before_the_conversation() -> None:
     assert transition_rule(R.RECEIVED, R.ACCEPTED) == "conversation_required"
     assert transition_rule(R.RECEIVED, R.REDIRECTED) == "conversation_required"
+    # a person declines only after the conversation; the academy rule declines on receipt itself
+    assert transition_rule(R.RECEIVED, R.DECLINED) == "conversation_required"
 
 
 def test_decided_referrals_are_final() -> None:
@@ -74,14 +76,10 @@ def test_decided_referrals_are_final() -> None:
 
 
 def test_conversation_recorded_once() -> None:
-    assert transition_rule(R.CONVERSATION_RECORDED, R.CONVERSATION_RECORDED) == (
-        "invalid_transition"
-    )
+    assert transition_rule(R.CONVERSATION_RECORDED, R.CONVERSATION_RECORDED) == ("invalid_transition")
 
 
 def test_academy_rule() -> None:
-    assert academy_rule(academy_outside_cluster=True, early_help_offer_in_place=False) == (
-        ACADEMY_RULE
-    )
+    assert academy_rule(academy_outside_cluster=True, early_help_offer_in_place=False) == (ACADEMY_RULE)
     assert academy_rule(academy_outside_cluster=True, early_help_offer_in_place=True) is None
     assert academy_rule(academy_outside_cluster=False, early_help_offer_in_place=False) is None

@@ -179,3 +179,12 @@ async def test_cluster_put_creates_then_updates(formulation_client, auth, backbo
     async with backbone.engines["formulation"].connect() as conn:
         actions = (await conn.execute(text("select action from formulation.audit_log order by id"))).scalars()
         assert list(actions) == ["create", "update"]
+
+
+async def test_nul_character_is_a_422_naming_the_field(formulation_client, auth, backbone):
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3", json={**CLUSTER, "name": "Inner\u0000East"}, headers=auth("admin")
+    )
+    assert r.status_code == 422
+    assert (r.json()["field"], r.json()["rule"]) == ("body.name", "no_nul_character")
+    await _nothing_stored(backbone)

@@ -106,3 +106,12 @@ def test_score15_summary_pairs_members():
     assert summary.paired == 2
     assert summary.mean_change == Decimal("-0.15")
     assert (summary.fewer_difficulties, summary.more_difficulties) == (1, 1)
+
+
+def test_closure_reasons_list_every_reason_even_when_none_closed_with_it():
+    rows = aggregate.closure_reasons({"escalated_to_area_social_work": 3}, [r.value for r in ClosureReason])
+    assert len(rows) == len(ClosureReason)
+    by_reason = {r.reason: (r.count, r.percent) for r in rows}
+    assert by_reason["escalated_to_area_social_work"] == (3, 100)
+    assert by_reason["all_goals_achieved"] == (0, 0)
+    assert aggregate.closure_reasons({}, ["all_goals_achieved"])[0].percent is None

@@ -132,6 +132,58 @@ async def test_sustained_outcomes_share_re_referred_within_12_months(
     )
     (row,) = r.json()["rows"]
     assert row["plans_closed"] == 7
+    assert row["in_follow_up"] == "c"  # one plan still in follow-up is a small count too
     assert row["re_referred_within_12_months"] == "c"
     assert row["share_re_referred"] == "c"
     assert r.json()["total"]["re_referred_within_12_months"] == "c"
+
+
+async def test_sustained_outcomes_count_accepted_referrals_of_the_same_family_only_after_closure(
+    backbone, deliver_events, metrics_client, auth
+):
+    closed_on = date.today() - timedelta(days=800)
+    back, other, before = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for family in (back, other, before):
+        await _emit(
+            backbone,
+            "goals",
+            "plan.closed",
+            {
+                "plan_id": str(uuid.uuid4()),
+                "family_id": str(family),
+                "cluster_code": "RES-5",
+                "reason_code": "all_goals_achieved",
+                "opened_on": (closed_on - timedelta(days=90)).isoformat(),
+                "closed_on": closed_on.isoformat(),
+                "goals_total": 1,
+                "goals_improved": 1,
+                "goals_achieved": 1,
+            },
+        )
+    # `back` is accepted again 100 days after closure; `before` only had a referral before it
+    # closed; an unrelated family's referral says nothing about `other`
+    for family, days in ((back, 100), (before, -30), (uuid.uuid4(), 50)):
+        await _emit(
+            backbone,
+            "formulation",
+            "referral.accepted",
+            {
+                "referral_id": str(uuid.uuid4()),
+                "family_id": str(family),
+                "cluster_code": "RES-5",
+                "team_id": str(uuid.uuid4()),
+                "lead_worker_sub": "worker-1",
+                "support_type": "child_in_need",
+                "accepted_on": (closed_on + timedelta(days=days)).isoformat(),
+            },
+        )
+    await deliver_events()
+    month = closed_on.strftime("%Y-%m")
+    r = await metrics_client.get(
+        "/v1/metrics/sustained-outcomes", params={"from": month, "to": month}, headers=auth("analyst")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["as_of"]
+    (row,) = r.json()["rows"]
+    assert (row["plans_closed"], row["re_referred_within_12_months"], row["in_follow_up"]) == (3, 1, 0)
+    assert row["share_re_referred"] == 1 / 3

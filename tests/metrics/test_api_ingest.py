@@ -123,7 +123,17 @@ async def test_incremental_counts_equal_a_rebuild_from_raw_records(
     incremental = await _counts(backbone)
     assert sum(incremental.values()) == len(events)
     r = await metrics_client.post("/v1/recompute", headers=auth("scheduler"))
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run_id"]
+    assert r.json()["status"] == "queued" and r.json()["as_of"]
+    assert r.headers["location"] == f"/v1/recompute/{run_id}"
+    r = await metrics_client.get(f"/v1/recompute/{run_id}", headers=auth("scheduler"))
+    assert (r.status_code, r.json()["status"]) == (200, "queued")
+    assert await deliver_events() >= 1  # the worker runs the queued job
+    r = await metrics_client.get(f"/v1/recompute/{run_id}", headers=auth("analyst"))
     assert r.status_code == 200, r.text
+    assert r.json()["status"] == "done"
+    assert r.json()["trigger"] == "api"
     assert r.json()["identical_to_incremental"] is True
     assert r.json()["records"] == len(events)
     assert await _counts(backbone) == incremental
@@ -175,3 +185,42 @@ async def test_openapi_lists_the_contract_routes(metrics_client):
         "/v1/imports/cin",
     ):
         assert path in paths, path
+
+
+async def test_recompute_inline_repairs_damaged_counts_and_says_so(metrics_client, auth, backbone):
+    await metrics_client.post(
+        "/v1/service-events", json={"events": [ev(1), ev(2)]}, headers=auth("partner_system")
+    )
+    r = await metrics_client.post("/v1/recompute", params={"wait": "true"}, headers=auth("scheduler"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["identical_to_incremental"]) == ("done", True)
+    async with backbone.engines["metrics"].begin() as conn:  # damage the derived table
+        await conn.execute(text("UPDATE metrics.monthly_counts SET count = 99"))
+    r = await metrics_client.post("/v1/recompute", params={"wait": "true"}, headers=auth("scheduler"))
+    assert (r.json()["records"], r.json()["identical_to_incremental"]) == (2, False)
+    assert await _counts(backbone) == {("referral", "RES-1", date(2018, 5, 1)): 2}
+    run_id = r.json()["run_id"]
+    r = await metrics_client.get(f"/v1/recompute/{run_id}", headers=auth("scheduler"))
+    assert (r.json()["status"], r.json()["cells"]) == ("done", 1)
+
+
+async def test_recompute_status_of_unknown_or_failed_runs(metrics_client, auth, backbone, deliver_events):
+    missing = "00000000-0000-4000-8000-000000000000"
+    r = await metrics_client.get(f"/v1/recompute/{missing}", headers=auth("scheduler"))
+    assert (r.status_code, r.headers["content-type"]) == (404, "application/problem+json")
+    r = await metrics_client.get("/v1/recompute/not-a-uuid", headers=auth("scheduler"))
+    assert (r.status_code, r.json()["field"]) == (422, "path.run_id")
+    r = await metrics_client.get(f"/v1/recompute/{missing}", headers=auth("team_manager"))
+    assert r.status_code == 403
+    # a job that fails (here: a run id that is not a uuid) is reported as failed, not as queued
+    job = await backbone.redis.enqueue_job(
+        "metrics.recompute",
+        "api",
+        "broken",
+        _job_id=missing,
+        _queue_name=queue_name(backbone.servers.queue_prefix, "metrics"),
+    )
+    assert job is not None
+    await deliver_events()
+    r = await metrics_client.get(f"/v1/recompute/{missing}", headers=auth("scheduler"))
+    assert (r.status_code, r.json()["status"]) == (200, "failed")

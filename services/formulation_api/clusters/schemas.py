@@ -2,7 +2,8 @@ from datetime import date
 
 from pydantic import Field
 
-from shared.schemas import RequestModel, ResponseModel
+from services.formulation_api.inputs import RequestModel
+from shared.schemas import ResponseModel
 
 
 class ClusterPut(RequestModel):

@@ -32,9 +32,7 @@ async def facilitates(session: AsyncSession, user: Principal, family: Family) ->
     from services.formulation_api.formulations.models import Formulation
     from services.formulation_api.forums.models import ForumSession
 
-    in_forum = exists().where(
-        ForumSession.family_id == family.id, ForumSession.facilitator_sub == user.sub
-    )
+    in_forum = exists().where(ForumSession.family_id == family.id, ForumSession.facilitator_sub == user.sub)
     in_formulation = exists().where(
         Formulation.family_id == family.id, Formulation.facilitator_sub == user.sub
     )
@@ -53,9 +51,7 @@ def visible_filter(user: Principal) -> ColumnElement[bool]:
         return Family.team_id.in_(teams)
     if user.role is Role.RETHINK_FACILITATOR:
         in_forum = select(ForumSession.family_id).where(ForumSession.facilitator_sub == user.sub)
-        in_formulation = select(Formulation.family_id).where(
-            Formulation.facilitator_sub == user.sub
-        )
+        in_formulation = select(Formulation.family_id).where(Formulation.facilitator_sub == user.sub)
         return or_(Family.id.in_(in_forum), Family.id.in_(in_formulation))
     return false()
 

@@ -26,9 +26,7 @@ async def members(session: AsyncSession, family_id: uuid.UUID) -> Sequence[Famil
     return (await session.scalars(stmt.order_by(FamilyMember.name))).all()
 
 
-async def relationships(
-    session: AsyncSession, family_id: uuid.UUID
-) -> Sequence[FamilyRelationship]:
+async def relationships(session: AsyncSession, family_id: uuid.UUID) -> Sequence[FamilyRelationship]:
     stmt = select(FamilyRelationship).where(FamilyRelationship.family_id == family_id)
     return (await session.scalars(stmt)).all()
 

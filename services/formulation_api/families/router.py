@@ -30,9 +30,7 @@ from shared.http import APIRouter, etag_for
 from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/families", tags=["families"])
-Staff = Annotated[
-    Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))
-]
+Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
 Workers = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER))]
 
 
@@ -59,26 +57,19 @@ async def list_families(
 
 
 @router.get("/{family_id}", response_model=FamilyOut, summary="Read a family (audited)")
-async def get_family(
-    user: Staff, family_id: uuid.UUID, session: DbSession, response: Response
-) -> FamilyOut:
+async def get_family(user: Staff, family_id: uuid.UUID, session: DbSession, response: Response) -> FamilyOut:
     family = await service.visible_family(session, user, family_id)
     await audit.record(session, user, "read", "family", family.id)
     out = FamilyOut.model_validate(family)
-    out.members = [
-        FamilyMemberOut.model_validate(m) for m in await repository.members(session, family.id)
-    ]
+    out.members = [FamilyMemberOut.model_validate(m) for m in await repository.members(session, family.id)]
     out.relationships = [
-        RelationshipOut.model_validate(r)
-        for r in await repository.relationships(session, family.id)
+        RelationshipOut.model_validate(r) for r in await repository.relationships(session, family.id)
     ]
     response.headers["ETag"] = etag_for(family.revision)
     return out
 
 
-@router.post(
-    "/{family_id}/members", status_code=201, response_model=FamilyMemberOut, summary="Add a member"
-)
+@router.post("/{family_id}/members", status_code=201, response_model=FamilyMemberOut, summary="Add a member")
 async def add_member(
     user: Workers, family_id: uuid.UUID, body: FamilyMemberIn, session: DbSession
 ) -> FamilyMember:
@@ -97,12 +88,8 @@ async def add_relationship(
     return await service.add_relationship(session, user, family_id, body)
 
 
-@router.post(
-    "/{family_id}/consents", status_code=201, response_model=ConsentOut, summary="Record consent"
-)
-async def add_consent(
-    user: Workers, family_id: uuid.UUID, body: ConsentIn, session: DbSession
-) -> Consent:
+@router.post("/{family_id}/consents", status_code=201, response_model=ConsentOut, summary="Record consent")
+async def add_consent(user: Workers, family_id: uuid.UUID, body: ConsentIn, session: DbSession) -> Consent:
     return await service.record_consent(session, user, family_id, body)
 
 
@@ -119,22 +106,16 @@ async def list_consents(user: Staff, family_id: uuid.UUID, session: DbSession) -
     response_model=ConsentOut,
     summary="Withdraw consent",
 )
-async def withdraw(
-    user: Workers, family_id: uuid.UUID, consent_id: uuid.UUID, session: DbSession
-) -> Consent:
+async def withdraw(user: Workers, family_id: uuid.UUID, consent_id: uuid.UUID, session: DbSession) -> Consent:
     return await service.withdraw_consent(session, user, family_id, consent_id)
 
 
 @router.post("/{family_id}/close", response_model=FamilyOut, summary="Close the family's case")
-async def close(
-    user: Workers, family_id: uuid.UUID, body: CloseFamily, session: DbSession
-) -> FamilyOut:
+async def close(user: Workers, family_id: uuid.UUID, body: CloseFamily, session: DbSession) -> FamilyOut:
     return FamilyOut.model_validate(await service.close(session, user, family_id, body))
 
 
-@router.post(
-    "/{family_id}/escalate", response_model=FamilyOut, summary="Escalate to area social work"
-)
+@router.post("/{family_id}/escalate", response_model=FamilyOut, summary="Escalate to area social work")
 async def escalate(
     user: Workers, family_id: uuid.UUID, body: EscalateFamily, session: DbSession
 ) -> FamilyOut:

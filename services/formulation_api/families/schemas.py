@@ -7,8 +7,9 @@ from enum import StrEnum
 from pydantic import Field
 
 from services.formulation_api.families.consent import ConsentScope
+from services.formulation_api.inputs import PastDate, PastDateTime, RequestModel
 from services.formulation_api.referrals.rules import ClosureReason
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import ResponseModel
 
 
 class MemberKind(StrEnum):
@@ -80,18 +81,18 @@ class FamilyOut(ResponseModel):
 
 class CloseFamily(RequestModel):
     reason_code: ClosureReason
-    closed_on: date | None = None
+    closed_on: PastDate | None = None
 
 
 class EscalateFamily(RequestModel):
-    escalated_on: date | None = None
+    escalated_on: PastDate | None = None
 
 
 class ConsentIn(RequestModel):
     scope: ConsentScope
     agency: str | None = Field(None, min_length=1, max_length=200)
     given_by: str = Field(min_length=1, max_length=200, description="Who in the family consented")
-    given_at: datetime | None = None
+    given_at: PastDateTime | None = None
 
 
 class ConsentOut(ResponseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,9 +99,7 @@ async def withdraw_consent(
     session: AsyncSession, user: Principal, family_id: uuid.UUID, consent_id: uuid.UUID
 ) -> Consent:
     family = await visible_family(session, user, family_id)
-    consent = next(
-        (c for c in await repository.consents(session, family.id) if c.id == consent_id), None
-    )
+    consent = next((c for c in await repository.consents(session, family.id) if c.id == consent_id), None)
     if consent is None:
         raise not_found("consent", consent_id)
     if consent.withdrawn_at is not None:
@@ -137,13 +135,18 @@ async def require_consent(
         )
 
 
-async def close(
-    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: CloseFamily
-) -> Family:
+def _not_before_opening(family: Family, given: date | None, field: str) -> date:
+    on = given or today()
+    if on < family.opened_on:
+        raise unprocessable(field, "before_opened", f"the case opened on {family.opened_on}")
+    return on
+
+
+async def close(session: AsyncSession, user: Principal, family_id: uuid.UUID, body: CloseFamily) -> Family:
     family = await visible_family(session, user, family_id, lock=True)
     ensure_open(family)
     family.status = "closed"
-    family.closed_on = body.closed_on or today()
+    family.closed_on = _not_before_opening(family, body.closed_on, "closed_on")
     family.closure_reason = body.reason_code.value
     family.revision += 1
     await session.flush()
@@ -169,7 +172,7 @@ async def escalate(
     ensure_open(family)
     if family.escalated_on is not None:
         raise conflict("already_escalated", "the case was already escalated to area social work")
-    family.escalated_on = body.escalated_on or today()
+    family.escalated_on = _not_before_opening(family, body.escalated_on, "escalated_on")
     family.revision += 1
     await session.flush()
     await audit.record(session, user, "update", "family", family.id)

@@ -53,20 +53,14 @@ def document(
             "overall_goal": {
                 "text": formulation["overall_goal"]["text"],
                 "linked_factors": [
-                    by_id[i]["text"]
-                    for i in formulation["overall_goal"]["factor_ids"]
-                    if i in by_id
+                    by_id[i]["text"] for i in formulation["overall_goal"]["factor_ids"] if i in by_id
                 ],
             },
             "steps": [
                 {
                     "text": s["text"],
-                    "addresses": [
-                        by_id[i]["text"] for i in s["addresses_factor_ids"] if i in by_id
-                    ],
-                    "builds_on": [
-                        by_id[i]["text"] for i in s["builds_on_factor_ids"] if i in by_id
-                    ],
+                    "addresses": [by_id[i]["text"] for i in s["addresses_factor_ids"] if i in by_id],
+                    "builds_on": [by_id[i]["text"] for i in s["builds_on_factor_ids"] if i in by_id],
                 }
                 for s in formulation["steps"]
             ],
@@ -86,27 +80,20 @@ def html(doc: dict[str, Any]) -> str:
         ".driving{text-decoration:underline}.priority{font-weight:bold}"
         "@page{size:A4;margin:15mm}</style></head><body>",
         f"<h1>Rethink Formulation: {e(doc['family']['name'])}</h1>",
-        f"<p>Version {f['version']}, {e(str(f['context']))}, completed {e(str(f['completed_on']))}."
-        "</p>",
+        f"<p>Version {f['version']}, {e(str(f['context']))}, completed {e(str(f['completed_on']))}.</p>",
     ]
     if doc["recipient"]["agency"]:
-        parts.append(
-            f"<p>Shared with {e(doc['recipient']['agency'])} with the family's consent.</p>"
-        )
+        parts.append(f"<p>Shared with {e(doc['recipient']['agency'])} with the family's consent.</p>")
     for kind in FactorKind:
         parts.append(f"<section><h2>{e(HEADINGS[kind])}</h2><ul>")
         for factor in f["factors"][kind.value]:
             cls = " ".join(
-                c
-                for c, on in (("driving", factor["driving"]), ("priority", factor["priority"]))
-                if on
+                c for c, on in (("driving", factor["driving"]), ("priority", factor["priority"])) if on
             )
             parts.append(f"<li class='{cls}'>{e(factor['text'])}</li>")
         parts.append("</ul></section>")
     if f["summary"]:
-        parts.append(
-            f"<section><h2>What we think is going on</h2><p>{e(f['summary'])}</p></section>"
-        )
+        parts.append(f"<section><h2>What we think is going on</h2><p>{e(f['summary'])}</p></section>")
     ns = doc["next_steps"]
     goal = ns["overall_goal"]["text"] or ""
     parts.append(f"<section><h2>Overall goal</h2><p>{e(goal)}</p></section>")
@@ -115,8 +102,7 @@ def html(doc: dict[str, Any]) -> str:
         addresses = ", ".join(e(t) for t in step["addresses"])
         builds = ", ".join(e(t) for t in step["builds_on"])
         parts.append(
-            f"<li>{e(step['text'])}<br>"
-            f"<small>Addresses: {addresses}. Builds on: {builds}.</small></li>"
+            f"<li>{e(step['text'])}<br><small>Addresses: {addresses}. Builds on: {builds}.</small></li>"
         )
     parts.append("</ol></section></body></html>")
     return "".join(parts)

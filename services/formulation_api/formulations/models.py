@@ -26,9 +26,7 @@ from services.formulation_api.db import Base
 
 class Formulation(Base):
     __tablename__ = "formulations"
-    __table_args__ = (
-        UniqueConstraint("family_id", "version", name="uq_formulations_family_version"),
-    )
+    __table_args__ = (UniqueConstraint("family_id", "version", name="uq_formulations_family_version"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
@@ -105,6 +103,4 @@ class ReformulationRequest(Base):
     reason: Mapped[str] = mapped_column(String(40))
     flagged_on: Mapped[date] = mapped_column(Date)
     reviews_without_progress: Mapped[int | None] = mapped_column(Integer)
-    resolved_by_formulation_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("formulations.id")
-    )
+    resolved_by_formulation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("formulations.id"))

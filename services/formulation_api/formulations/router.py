@@ -33,9 +33,7 @@ from shared.errors import conflict, unprocessable
 from shared.http import APIRouter, etag_for
 
 router = APIRouter(tags=["formulations"])
-Staff = Annotated[
-    Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))
-]
+Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
 FormulationId = uuid.UUID
 
 
@@ -89,16 +87,18 @@ async def create(
     response_model=list[FormulationCreated],
     summary="A family's formulation versions",
 )
-async def list_for_family(
-    user: Staff, family_id: uuid.UUID, session: DbSession
-) -> list[FormulationCreated]:
+async def list_for_family(user: Staff, family_id: uuid.UUID, session: DbSession) -> list[FormulationCreated]:
     family = await visible_family(session, user, family_id)
     versions = await repository.for_family(session, family.id)
     await audit.record(session, user, "read", "family", family.id)
     return [FormulationCreated.model_validate(f) for f in versions]
 
 
-@router.get("/v1/formulations/{formulation_id}", response_model=FormulationOut, summary="Read")
+@router.get(
+    "/v1/formulations/{formulation_id}",
+    response_model=FormulationOut,
+    summary="Read a formulation: factors, 4 Ps, next steps (audited; ETag for If-Match)",
+)
 async def get(
     user: Staff, formulation_id: FormulationId, session: DbSession, response: Response
 ) -> FormulationOut:
@@ -211,9 +211,7 @@ async def put_next_steps(
     response_model=WalkBackOut,
     summary="Check that every next step traces back to the presenting issues",
 )
-async def get_walk_back(
-    user: Staff, formulation_id: FormulationId, session: DbSession
-) -> WalkBackOut:
+async def get_walk_back(user: Staff, formulation_id: FormulationId, session: DbSession) -> WalkBackOut:
     loaded = await service.load(session, user, formulation_id)
     await audit.record(session, user, "read", "formulation", formulation_id)
     result = service.walk_back_of(loaded)
@@ -265,6 +263,20 @@ async def reflect(
     return await service.reflect(session, user, formulation_id, body)
 
 
+@router.get(
+    "/v1/formulations/{formulation_id}/reflections",
+    response_model=list[ReflectionOut],
+    summary="Four Ways of Being reflections on a formulation (audited)",
+)
+async def list_reflections(
+    user: Staff, formulation_id: FormulationId, session: DbSession
+) -> list[Reflection]:
+    loaded = await service.load(session, user, formulation_id)
+    rows = await repository.reflections(session, loaded.formulation.id)
+    await audit.record(session, user, "read", "formulation", formulation_id)
+    return list(rows)
+
+
 class ExportFormat(StrEnum):
     JSON = "json"
     HTML = "html"
@@ -294,13 +306,9 @@ async def export_formulation(
     if recipient is Recipient.AGENCY:
         if not agency:
             raise unprocessable("query.agency", "agency_required", "name the agency")
-        await require_consent(
-            session, loaded.family.id, ConsentScope.SHARE_WITH_AGENCY, agency=agency
-        )
+        await require_consent(session, loaded.family.id, ConsentScope.SHARE_WITH_AGENCY, agency=agency)
     elif agency:
-        raise unprocessable(
-            "query.agency", "agency_not_applicable", "agency is for recipient=agency"
-        )
+        raise unprocessable("query.agency", "agency_not_applicable", "agency is for recipient=agency")
     await audit.record(session, user, "export", "formulation", formulation_id)
     doc = export.document(
         _out(loaded).model_dump(mode="json"), loaded.family.reference_name, recipient.value, agency

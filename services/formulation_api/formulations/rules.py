@@ -137,9 +137,7 @@ def walk_back(factors: Sequence[FactorView], next_steps: NextStepsView | None) -
     goal_ids = next_steps.goal_factor_ids if next_steps and next_steps.has_goal else ()
     if not _any_of_kind(by_id, goal_ids, FactorKind.PRESENTING):
         problems.append(
-            WalkBackProblem(
-                GOAL_NOT_LINKED, "The overall goal is not linked to a presenting factor."
-            )
+            WalkBackProblem(GOAL_NOT_LINKED, "The overall goal is not linked to a presenting factor.")
         )
 
     steps = next_steps.steps if next_steps else ()
@@ -171,15 +169,11 @@ def walk_back(factors: Sequence[FactorView], next_steps: NextStepsView | None) -
 
     used = [fid for step in steps for fid in step.builds_on]
     if not _any_of_kind(by_id, used, FactorKind.PROTECTIVE):
-        problems.append(
-            WalkBackProblem(NO_PROTECTIVE_USED, "No step builds on a protective factor.")
-        )
+        problems.append(WalkBackProblem(NO_PROTECTIVE_USED, "No step builds on a protective factor."))
     return WalkBackResult(problems)
 
 
-def _any_of_kind(
-    by_id: dict[uuid.UUID, FactorView], ids: Iterable[uuid.UUID], kind: FactorKind
-) -> bool:
+def _any_of_kind(by_id: dict[uuid.UUID, FactorView], ids: Iterable[uuid.UUID], kind: FactorKind) -> bool:
     return any(fid in by_id and by_id[fid].kind is kind for fid in ids)
 
 
@@ -201,16 +195,12 @@ def check_links(factors: Sequence[FactorView], next_steps: NextStepsView) -> lis
     errors: list[LinkError] = []
     for fid in next_steps.goal_factor_ids:
         if fid not in by_id:
-            errors.append(
-                LinkError("overall_goal.factor_ids", "unknown_factor", f"no factor {fid}")
-            )
+            errors.append(LinkError("overall_goal.factor_ids", "unknown_factor", f"no factor {fid}"))
     for index, step in enumerate(next_steps.steps):
         for fid in step.addresses:
             if fid not in by_id:
                 errors.append(
-                    LinkError(
-                        f"steps[{index}].addresses_factor_ids", "unknown_factor", f"no factor {fid}"
-                    )
+                    LinkError(f"steps[{index}].addresses_factor_ids", "unknown_factor", f"no factor {fid}")
                 )
         for fid in step.builds_on:
             where = f"steps[{index}].builds_on_factor_ids"
@@ -218,9 +208,7 @@ def check_links(factors: Sequence[FactorView], next_steps: NextStepsView) -> lis
                 errors.append(LinkError(where, "unknown_factor", f"no factor {fid}"))
             elif by_id[fid].kind is not FactorKind.PROTECTIVE:
                 errors.append(
-                    LinkError(
-                        where, "builds_on_must_be_protective", f"factor {fid} is not protective"
-                    )
+                    LinkError(where, "builds_on_must_be_protective", f"factor {fid} is not protective")
                 )
     return errors
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from services.formulation_api.formulations.rules import (
@@ -13,7 +13,8 @@ from services.formulation_api.formulations.rules import (
     WayOfBeing,
     parse_factor_kind,
 )
-from shared.schemas import RequestModel, ResponseModel
+from services.formulation_api.inputs import RequestModel
+from shared.schemas import ResponseModel
 
 Sub = str
 
@@ -53,6 +54,14 @@ class FactorPatch(RequestModel):
 
 
 class Prioritisation(RequestModel):
+    """The 4 Ps: a perpetuating factor is a priority only when all four hold."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"prerequisite": True, "powerful": True, "proximal": True, "participant_goal": True}]
+        }
+    )
+
     prerequisite: bool
     powerful: bool
     proximal: bool
@@ -83,6 +92,27 @@ class StepIn(RequestModel):
 
 
 class NextStepsIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "summary": "The mornings have become a battle since the move; school is where it shows.",
+                    "overall_goal": {
+                        "text": "Charlie goes to school every day, calmly",
+                        "factor_ids": ["6f1c3a52-8d1e-4c7b-9a55-0c3b7a1d2e01"],
+                    },
+                    "steps": [
+                        {
+                            "text": "Agree a morning routine with Mum and Charlie",
+                            "addresses_factor_ids": ["0b9e4f7a-5a3c-4f0e-8d2b-6c1a9e8f7d02"],
+                            "builds_on_factor_ids": ["9a7d2c1e-3b4f-4e5d-a6c7-b8d9e0f1a203"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     summary: str | None = Field(None, max_length=5000, description="The hypothesis")
     overall_goal: OverallGoal
     steps: list[StepIn] = Field(default_factory=list, max_length=30)

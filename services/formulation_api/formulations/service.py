@@ -130,9 +130,7 @@ async def create(
 async def _no_open_draft(existing: Sequence[Formulation]) -> None:
     draft = next((f for f in existing if f.status == FormulationStatus.DRAFT.value), None)
     if draft is not None:
-        raise conflict(
-            "draft_exists", "the family already has a draft formulation", draft_id=str(draft.id)
-        )
+        raise conflict("draft_exists", "the family already has a draft formulation", draft_id=str(draft.id))
 
 
 async def add_factor(
@@ -192,8 +190,7 @@ async def delete_factor(
     loaded = await for_change(session, user, request, formulation_id)
     factor = _factor(loaded, factor_id)
     used = factor.id in loaded.formulation.goal_factor_ids or any(
-        factor.id in s.addresses_factor_ids or factor.id in s.builds_on_factor_ids
-        for s in loaded.steps
+        factor.id in s.addresses_factor_ids or factor.id in s.builds_on_factor_ids for s in loaded.steps
     )
     if used:
         raise conflict("factor_in_use", "next steps refer to this factor; change them first")
@@ -237,9 +234,7 @@ def _steps_view(formulation: Formulation, steps: Sequence[NextStep]) -> NextStep
         return None
     return NextStepsView(
         goal_factor_ids=tuple(formulation.goal_factor_ids),
-        steps=tuple(
-            StepView(tuple(s.addresses_factor_ids), tuple(s.builds_on_factor_ids)) for s in steps
-        ),
+        steps=tuple(StepView(tuple(s.addresses_factor_ids), tuple(s.builds_on_factor_ids)) for s in steps),
     )
 
 
@@ -258,8 +253,7 @@ async def set_next_steps(
     view = NextStepsView(
         goal_factor_ids=tuple(body.overall_goal.factor_ids),
         steps=tuple(
-            StepView(tuple(s.addresses_factor_ids), tuple(s.builds_on_factor_ids))
-            for s in body.steps
+            StepView(tuple(s.addresses_factor_ids), tuple(s.builds_on_factor_ids)) for s in body.steps
         ),
     )
     errors = check_links(_views(loaded.factors), view)
@@ -271,9 +265,7 @@ async def set_next_steps(
             detail=first.detail,
             rule=first.rule,
             field=f"body.{first.field}",
-            errors=[
-                {"field": f"body.{e.field}", "rule": e.rule, "message": e.detail} for e in errors
-            ],
+            errors=[{"field": f"body.{e.field}", "rule": e.rule, "message": e.detail} for e in errors],
         )
     f = loaded.formulation
     f.summary = body.summary
@@ -345,9 +337,7 @@ async def complete(
     return f
 
 
-async def reformulate(
-    session: AsyncSession, user: Principal, formulation_id: uuid.UUID
-) -> Formulation:
+async def reformulate(session: AsyncSession, user: Principal, formulation_id: uuid.UUID) -> Formulation:
     """Open a new draft version from a completed one, copying its factors and next steps."""
     loaded = await load(session, user, formulation_id)
     source = loaded.formulation

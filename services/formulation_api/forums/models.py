@@ -48,9 +48,7 @@ class AlignmentScore(Base):
     """Practice and Progress: a participant's score of the issue at the start and at the end."""
 
     __tablename__ = "alignment_scores"
-    __table_args__ = (
-        UniqueConstraint("session_id", "participant", name="uq_alignment_scores_participant"),
-    )
+    __table_args__ = (UniqueConstraint("session_id", "participant", name="uq_alignment_scores_participant"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("forum_sessions.id"), index=True)

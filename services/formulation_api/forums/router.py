@@ -4,12 +4,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from services.formulation_api.clusters import repository as clusters
+from services.formulation_api.families.access import visible_filter
+from services.formulation_api.families.models import Family
 from services.formulation_api.families.service import visible_family
 from services.formulation_api.forums.models import (
     AlignmentScore,
@@ -22,6 +24,7 @@ from services.formulation_api.forums.schemas import (
     AlignmentOut,
     AttendanceIn,
     FeedbackIn,
+    ForumDetail,
     ForumIn,
     ForumOut,
     ForumReport,
@@ -40,12 +43,18 @@ from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.errors import forbidden, not_found, unprocessable
 from shared.http import APIRouter
+from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/forums", tags=["forums"])
 Organisers = Annotated[
     Principal, Depends(allow(Role.RETHINK_FACILITATOR, Role.TEAM_MANAGER, Role.PRACTITIONER))
 ]
-Facilitators = Annotated[Principal, Depends(allow(Role.RETHINK_FACILITATOR))]
+Readers = Annotated[
+    Principal,
+    Depends(allow(Role.RETHINK_FACILITATOR, Role.TEAM_MANAGER, Role.PRACTITIONER, Role.ANALYST, Role.ADMIN)),
+]
+ClusterFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Cluster code")]
+# Whoever is named as a session's facilitator records its attendance, feedback and alignment.
 Reporters = Annotated[
     Principal,
     Depends(allow(Role.RETHINK_FACILITATOR, Role.TEAM_MANAGER, Role.ANALYST, Role.ADMIN)),
@@ -91,7 +100,7 @@ async def create_forum(user: Organisers, body: ForumIn, session: DbSession) -> F
 
 @router.post("/{forum_id}/attendance", status_code=201, summary="Attendance by agency sector")
 async def add_attendance(
-    user: Facilitators, forum_id: uuid.UUID, body: AttendanceIn, session: DbSession
+    user: Organisers, forum_id: uuid.UUID, body: AttendanceIn, session: DbSession
 ) -> dict[str, object]:
     forum = await _own_forum(session, user, forum_id)
     row = ForumAttendance(session_id=forum.id, sector=body.sector.value, count=body.count)
@@ -103,7 +112,7 @@ async def add_attendance(
 
 @router.post("/{forum_id}/feedback", status_code=201, summary="A participant's feedback")
 async def add_feedback(
-    user: Facilitators, forum_id: uuid.UUID, body: FeedbackIn, session: DbSession
+    user: Organisers, forum_id: uuid.UUID, body: FeedbackIn, session: DbSession
 ) -> dict[str, object]:
     forum = await _own_forum(session, user, forum_id)
     row = ForumFeedback(session_id=forum.id, **body.model_dump(mode="json"))
@@ -119,7 +128,7 @@ async def add_feedback(
     summary="Practice and Progress: every participant's score at start and end",
 )
 async def put_alignment(
-    user: Facilitators, forum_id: uuid.UUID, body: AlignmentIn, session: DbSession
+    user: Organisers, forum_id: uuid.UUID, body: AlignmentIn, session: DbSession
 ) -> AlignmentOut:
     forum = await _own_forum(session, user, forum_id)
     if forum.type != ForumType.PRACTICE_AND_PROGRESS.value:
@@ -132,9 +141,7 @@ async def put_alignment(
     existing = {
         a.participant: a
         for a in (
-            await session.scalars(
-                select(AlignmentScore).where(AlignmentScore.session_id == forum.id)
-            )
+            await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))
         ).all()
     }
     for s in body.scores:
@@ -165,11 +172,9 @@ def _alignment_out(rows: Iterable[AlignmentScore]) -> AlignmentOut:
 
 
 @router.get("/{forum_id}/alignment", response_model=AlignmentOut, summary="Alignment result")
-async def get_alignment(user: Reporters, forum_id: uuid.UUID, session: DbSession) -> AlignmentOut:
+async def get_alignment(user: Readers, forum_id: uuid.UUID, session: DbSession) -> AlignmentOut:
     forum = await _forum(session, forum_id)
-    rows = (
-        await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))
-    ).all()
+    rows = (await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))).all()
     return _alignment_out(rows)
 
 
@@ -180,7 +185,27 @@ async def report(
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
     type: Annotated[ForumType | None, Query()] = None,
+    cluster: ClusterFilter = None,
 ) -> ForumReport:
+    forums = (await session.scalars(_filtered(date_from, date_to, type, cluster))).all()
+    ids = [f.id for f in forums]
+    attendance = (
+        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id.in_(ids)))
+    ).all()
+    feedback = (await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id.in_(ids)))).all()
+    sectors = _sector_counts(attendance)
+    return ForumReport(
+        sessions=len(forums),
+        sessions_by_type=dict(Counter(f.type for f in forums)),
+        attendances=sum(sectors.values()),
+        attendance_by_sector=attendance_share(sectors),
+        feedback=feedback_summary(_answers(feedback)),
+    )
+
+
+def _filtered(
+    date_from: date | None, date_to: date | None, type: ForumType | None, cluster: str | None
+) -> Select[Any]:
     stmt = select(ForumSession)
     if date_from:
         stmt = stmt.where(ForumSession.held_on >= date_from)
@@ -188,28 +213,89 @@ async def report(
         stmt = stmt.where(ForumSession.held_on <= date_to)
     if type:
         stmt = stmt.where(ForumSession.type == type.value)
-    forums = (await session.scalars(stmt)).all()
-    ids = [f.id for f in forums]
-    attendance = (
-        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id.in_(ids)))
-    ).all()
-    feedback = (
-        await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id.in_(ids)))
-    ).all()
-    sectors = [a.sector for a in attendance for _ in range(a.count)]
-    answers = [
+    if cluster:
+        stmt = stmt.where(ForumSession.cluster_code == cluster)
+    return stmt
+
+
+def _sector_counts(rows: Iterable[ForumAttendance]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for a in rows:
+        counts[a.sector] += a.count
+    return counts
+
+
+def _answers(rows: Iterable[ForumFeedback]) -> list[FeedbackAnswer]:
+    return [
         FeedbackAnswer(
             Confidence(f.improved_understanding) if f.improved_understanding else None,
             Confidence(f.confidence) if f.confidence else None,
             f.broadened_perspective,
             f.multi_agency_networking,
         )
-        for f in feedback
+        for f in rows
     ]
-    return ForumReport(
-        sessions=len(forums),
-        sessions_by_type=dict(Counter(f.type for f in forums)),
-        attendances=len(sectors),
-        attendance_by_sector=attendance_share(sectors),
-        feedback=feedback_summary(answers),
+
+
+async def _hide_unseen_families(session: DbSession, user: Principal, items: list[ForumOut]) -> None:
+    """A session about one family links that family to it: personal data, even pseudonymous.
+    Show the family id only to those who may see the family."""
+    ids = {i.family_id for i in items if i.family_id is not None}
+    if not ids:
+        return
+    visible = set(
+        (await session.scalars(select(Family.id).where(Family.id.in_(ids), visible_filter(user)))).all()
+    )
+    for item in items:
+        if item.family_id not in visible:
+            item.family_id = None
+
+
+@router.get("", response_model=Page[ForumOut], summary="Forum and practice development sessions")
+async def list_forums(
+    user: Readers,
+    session: DbSession,
+    params: Annotated[CursorParams, Depends()],
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    type: Annotated[ForumType | None, Query()] = None,
+    cluster: ClusterFilter = None,
+) -> Page[ForumOut]:
+    page = await paginate(
+        session,
+        _filtered(date_from, date_to, type, cluster),
+        params,
+        key=ForumSession.created_at,
+        id_col=ForumSession.id,
+        to_item=ForumOut.model_validate,
+    )
+    await _hide_unseen_families(session, user, page.items)
+    return page
+
+
+@router.get(
+    "/{forum_id}",
+    response_model=ForumDetail,
+    summary="A session with its attendance by sector, feedback summary and alignment",
+)
+async def get_forum(user: Readers, forum_id: uuid.UUID, session: DbSession) -> ForumDetail:
+    forum = await _forum(session, forum_id)
+    attendance = (
+        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id == forum.id))
+    ).all()
+    feedback = (
+        await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id == forum.id))
+    ).all()
+    scores = (
+        await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))
+    ).all()
+    by_sector = _sector_counts(attendance)
+    out = ForumOut.model_validate(forum)
+    await _hide_unseen_families(session, user, [out])
+    return ForumDetail(
+        **out.model_dump(),
+        attendances=sum(by_sector.values()),
+        attendance_by_sector=attendance_share(by_sector),
+        feedback=feedback_summary(_answers(feedback)),
+        alignment=_alignment_out(scores) if forum.type == ForumType.PRACTICE_AND_PROGRESS.value else None,
     )

@@ -7,12 +7,13 @@ from decimal import Decimal
 from pydantic import Field
 
 from services.formulation_api.forums.stats import Confidence, ForumType, Sector
-from shared.schemas import RequestModel, ResponseModel
+from services.formulation_api.inputs import PastDate, RequestModel
+from shared.schemas import ResponseModel
 
 
 class ForumIn(RequestModel):
     type: ForumType
-    held_on: date
+    held_on: PastDate
     cluster_code: str | None = Field(None, min_length=1, max_length=40)
     facilitator_sub: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     family_id: uuid.UUID | None = Field(
@@ -71,3 +72,10 @@ class ForumReport(ResponseModel):
     attendances: int
     attendance_by_sector: dict[str, dict[str, int | Decimal | None]]
     feedback: dict[str, object]
+
+
+class ForumDetail(ForumOut):
+    attendances: int
+    attendance_by_sector: dict[str, dict[str, int | Decimal | None]]
+    feedback: dict[str, object]
+    alignment: AlignmentOut | None = Field(None, description="Practice and Progress sessions only")

@@ -52,13 +52,11 @@ def percent(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def attendance_share(sectors: Iterable[str]) -> dict[str, dict[str, object]]:
-    """Count and percentage of attendances per sector."""
-    counts = Counter(sectors)
+def attendance_share(sectors: Iterable[str] | Mapping[str, int]) -> dict[str, dict[str, object]]:
+    """Count and percentage of attendances per sector (one entry per attendance, or counts)."""
+    counts = Counter(sectors) if not isinstance(sectors, Mapping) else Counter(dict(sectors))
     total = sum(counts.values())
-    return {
-        sector: {"count": n, "percent": percent(n, total)} for sector, n in sorted(counts.items())
-    }
+    return {sector: {"count": n, "percent": percent(n, total)} for sector, n in sorted(counts.items())}
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,7 @@ class Recording(Base):
 
 class SkillRating(Base):
     __tablename__ = "skill_ratings"
-    __table_args__ = (
-        UniqueConstraint("recording_id", "coder_sub", "skill", name="uq_skill_ratings_once"),
-    )
+    __table_args__ = (UniqueConstraint("recording_id", "coder_sub", "skill", name="uq_skill_ratings_once"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     recording_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("recordings.id"), index=True)

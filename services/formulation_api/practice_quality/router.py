@@ -10,6 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from services.formulation_api.formulations import service as formulations
+from services.formulation_api.inputs import PastDate, RequestModel
 from services.formulation_api.practice_quality.models import Recording, SkillRating
 from services.formulation_api.practice_quality.stats import (
     Rating,
@@ -23,12 +24,10 @@ from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.errors import conflict, not_found, unprocessable
 from shared.http import APIRouter
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import ResponseModel
 
 router = APIRouter(tags=["practice quality"])
-Staff = Annotated[
-    Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))
-]
+Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
 Coders = Annotated[Principal, Depends(allow(Role.ANALYST))]
 Readers = Annotated[
     Principal,
@@ -37,7 +36,7 @@ Readers = Annotated[
 
 
 class RecordingIn(RequestModel):
-    recorded_on: date
+    recorded_on: PastDate
 
 
 class RecordingOut(ResponseModel):
@@ -83,9 +82,7 @@ async def put_ratings(
     user: Coders, recording_id: uuid.UUID, body: RatingsIn, session: DbSession
 ) -> dict[str, object]:
     rec = (
-        await session.scalars(
-            select(Recording).where(Recording.id == recording_id).with_for_update()
-        )
+        await session.scalars(select(Recording).where(Recording.id == recording_id).with_for_update())
     ).first()
     if rec is None:
         raise not_found("recording", recording_id)
@@ -95,9 +92,7 @@ async def put_ratings(
     bad = [s.value for s, v in body.scores.items() if not 1 <= v <= 5]
     if bad:
         raise unprocessable(f"scores.{bad[0]}", "score_1_to_5", "scores run from 1 to 5")
-    rows = (
-        await session.scalars(select(SkillRating).where(SkillRating.recording_id == rec.id))
-    ).all()
+    rows = (await session.scalars(select(SkillRating).where(SkillRating.recording_id == rec.id))).all()
     coders = {r.coder_sub for r in rows}
     if user.sub not in coders and len(coders) >= 2:
         raise conflict("two_coders_only", "this recording already has two coders")
@@ -105,9 +100,7 @@ async def put_ratings(
     for skill, score in body.scores.items():
         row = mine.get(skill.value)
         if row is None:
-            session.add(
-                SkillRating(recording_id=rec.id, coder_sub=user.sub, skill=skill.value, score=score)
-            )
+            session.add(SkillRating(recording_id=rec.id, coder_sub=user.sub, skill=skill.value, score=score))
         else:
             row.score = score
     await session.flush()

@@ -26,12 +26,8 @@ from shared.http import APIRouter
 from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
-Referrers = Annotated[
-    Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.PRACTITIONER, Role.TEAM_MANAGER))
-]
-Readers = Annotated[
-    Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.PRACTITIONER, Role.TEAM_MANAGER))
-]
+Referrers = Annotated[Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.PRACTITIONER, Role.TEAM_MANAGER))]
+Readers = Annotated[Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.PRACTITIONER, Role.TEAM_MANAGER))]
 Managers = Annotated[Principal, Depends(allow(Role.TEAM_MANAGER))]
 
 
@@ -100,9 +96,7 @@ async def get_referral(
     return ReferralOut.model_validate(referral)
 
 
-@router.post(
-    "/{referral_id}/conversation", response_model=ReferralOut, summary="Record the conversation"
-)
+@router.post("/{referral_id}/conversation", response_model=ReferralOut, summary="Record the conversation")
 async def conversation(
     user: Managers, referral_id: uuid.UUID, body: ConversationIn, session: DbSession
 ) -> Referral:
@@ -114,9 +108,7 @@ async def conversation(
     response_model=AcceptedOut,
     summary="Accept and allocate a lead worker (409 when no capacity: there is no waiting list)",
 )
-async def accept(
-    user: Managers, referral_id: uuid.UUID, body: AcceptIn, session: DbSession
-) -> AcceptedOut:
+async def accept(user: Managers, referral_id: uuid.UUID, body: AcceptIn, session: DbSession) -> AcceptedOut:
     referral = await service.accept(session, user, referral_id, body)
     assert referral.family_id is not None
     family_team, lead = await _team_and_lead(session, referral.family_id)
@@ -138,14 +130,10 @@ async def _team_and_lead(session: DbSession, family_id: uuid.UUID) -> tuple[uuid
 
 
 @router.post("/{referral_id}/decline", response_model=ReferralOut, summary="Decline")
-async def decline(
-    user: Managers, referral_id: uuid.UUID, body: DeclineIn, session: DbSession
-) -> Referral:
+async def decline(user: Managers, referral_id: uuid.UUID, body: DeclineIn, session: DbSession) -> Referral:
     return await service.decline(session, user, referral_id, body)
 
 
 @router.post("/{referral_id}/redirect", response_model=ReferralOut, summary="Redirect elsewhere")
-async def redirect(
-    user: Managers, referral_id: uuid.UUID, body: RedirectIn, session: DbSession
-) -> Referral:
+async def redirect(user: Managers, referral_id: uuid.UUID, body: RedirectIn, session: DbSession) -> Referral:
     return await service.redirect(session, user, referral_id, body)

@@ -88,11 +88,10 @@ class ReferralStatus(StrEnum):
 
 
 # Every referral starts with a conversation with the RES team manager; no waiting list, so a
-# referral ends accepted, declined or redirected. The academy rule may decline on receipt.
+# referral ends accepted, declined or redirected. Only the academy rule declines on receipt, and
+# it does so without going through these transitions (no person decided it).
 TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
-    ReferralStatus.RECEIVED: frozenset(
-        {ReferralStatus.CONVERSATION_RECORDED, ReferralStatus.DECLINED}
-    ),
+    ReferralStatus.RECEIVED: frozenset({ReferralStatus.CONVERSATION_RECORDED}),
     ReferralStatus.CONVERSATION_RECORDED: frozenset(
         {ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.REDIRECTED}
     ),

@@ -3,20 +3,45 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from services.formulation_api.families.schemas import FamilyDetails
+from services.formulation_api.inputs import PastDate, RequestModel
 from services.formulation_api.referrals.rules import (
     DeclineReason,
     ResRoute,
     SupportType,
     normalise_source_code,
 )
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import ResponseModel
 
 
 class ReferralCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cluster_code": "RES-1",
+                    "source_code": "2A",
+                    "route": "school_via_cluster_lead",
+                    "referring_organisation": "Park Primary School",
+                    "support_type": "early_help",
+                    "reason": "Attendance has dropped since September; arguments at home in the mornings.",
+                    "academy_outside_cluster": False,
+                    "early_help_offer_in_place": False,
+                    "family": {
+                        "reference_name": "The Example family",
+                        "members": [
+                            {"kind": "adult", "name": "Alex Example", "birth_year": 1988},
+                            {"kind": "child", "name": "Charlie Example", "birth_year": 2014},
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+
     cluster_code: str = Field(min_length=1, max_length=40)
     source_code: str | None = Field(
         None, description="CIN census ReferralSource code (1A-1D, 2A-2B, 3A-3F, 4, 5A-5D, 6-10)"
@@ -29,7 +54,7 @@ class ReferralCreate(RequestModel):
     early_help_offer_in_place: bool = False
     family: FamilyDetails | None = None
     existing_family_id: uuid.UUID | None = None
-    received_on: date | None = None
+    received_on: PastDate | None = None
 
     @field_validator("source_code")
     @classmethod
@@ -39,9 +64,7 @@ class ReferralCreate(RequestModel):
         try:
             return normalise_source_code(value)
         except ValueError:
-            raise PydanticCustomError(
-                "cin_referral_source", "not a CIN census ReferralSource code"
-            ) from None
+            raise PydanticCustomError("cin_referral_source", "not a CIN census ReferralSource code") from None
 
 
 class ReferralCreated(ResponseModel):
@@ -81,14 +104,14 @@ class ReferralOut(ReferralStatusOut):
 
 
 class ConversationIn(RequestModel):
-    held_on: date | None = None
+    held_on: PastDate | None = None
     manager_sub: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     notes: str = Field(min_length=1, max_length=5000)
 
 
 class AcceptIn(RequestModel):
     lead_worker_sub: str = Field(pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
-    accepted_on: date | None = None
+    accepted_on: PastDate | None = None
 
 
 class AcceptedOut(ResponseModel):
@@ -102,10 +125,10 @@ class AcceptedOut(ResponseModel):
 class DeclineIn(RequestModel):
     reason_code: DeclineReason
     note: str | None = Field(None, max_length=2000)
-    declined_on: date | None = None
+    declined_on: PastDate | None = None
 
 
 class RedirectIn(RequestModel):
     to: str = Field(min_length=1, max_length=200, description="The service the family was sent to")
     note: str | None = Field(None, max_length=2000)
-    redirected_on: date | None = None
+    redirected_on: PastDate | None = None

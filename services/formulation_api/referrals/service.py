@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,9 +39,7 @@ async def receive(session: AsyncSession, user: Principal, body: ReferralCreate) 
     if body.source_code is None and body.route is None:
         raise unprocessable("source_code", "source_required", "give a source_code or a route")
     if (body.family is None) == (body.existing_family_id is None):
-        raise unprocessable(
-            "family", "family_required", "give either family details or existing_family_id"
-        )
+        raise unprocessable("family", "family_required", "give either family details or existing_family_id")
     if await clusters.get(session, body.cluster_code) is None:
         raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
     if body.existing_family_id and await families.get(session, body.existing_family_id) is None:
@@ -84,9 +83,7 @@ async def receive(session: AsyncSession, user: Principal, body: ReferralCreate) 
 
 
 async def get_for(session: AsyncSession, user: Principal, referral_id: uuid.UUID) -> Referral:
-    referral = (
-        await session.scalars(select(Referral).where(Referral.id == referral_id))
-    ).one_or_none()
+    referral = (await session.scalars(select(Referral).where(Referral.id == referral_id))).one_or_none()
     if referral is None:
         raise not_found("referral", referral_id)
     if user.role is Role.PARTNER_SYSTEM:
@@ -124,12 +121,26 @@ async def _for_decision(
     return referral
 
 
+def _not_before(on: date, earlier: date | None, field: str, what: str) -> date:
+    """A step of the lifecycle cannot be dated before the step it follows."""
+    if earlier is not None and on < earlier:
+        raise unprocessable(
+            field, f"before_{what}", f"{field} {on} is before the referral was {what} ({earlier})"
+        )
+    return on
+
+
+def _decision_date(referral: Referral, given: date | None, field: str) -> date:
+    return _not_before(given or today(), referral.conversation_on, field, "discussed")
+
+
 async def record_conversation(
     session: AsyncSession, user: Principal, referral_id: uuid.UUID, body: ConversationIn
 ) -> Referral:
     referral = await _for_decision(session, user, referral_id, ReferralStatus.CONVERSATION_RECORDED)
+    held_on = _not_before(body.held_on or today(), referral.received_on, "held_on", "received")
     referral.status = ReferralStatus.CONVERSATION_RECORDED.value
-    referral.conversation_on = body.held_on or today()
+    referral.conversation_on = held_on
     referral.conversation_manager_sub = body.manager_sub or user.sub
     referral.conversation_notes = body.notes
     referral.revision += 1
@@ -138,29 +149,27 @@ async def record_conversation(
     return referral
 
 
-async def accept(
-    session: AsyncSession, user: Principal, referral_id: uuid.UUID, body: AcceptIn
-) -> Referral:
+async def accept(session: AsyncSession, user: Principal, referral_id: uuid.UUID, body: AcceptIn) -> Referral:
     referral = await _for_decision(session, user, referral_id, ReferralStatus.ACCEPTED)
     if academy_rule(referral.academy_outside_cluster, referral.early_help_offer_in_place):
         raise conflict(ACADEMY_RULE, "an academy outside the cluster needs an early help offer")
-    membership = await teams.lead_membership_in_cluster(
-        session, referral.cluster_code, body.lead_worker_sub
-    )
-    if membership is None:
+    memberships = await teams.memberships_in_cluster(session, referral.cluster_code, body.lead_worker_sub)
+    if not memberships:
         raise unprocessable(
             "lead_worker_sub",
             "not_a_lead_worker_in_team",
             "the lead worker must be a member of a RES team in the referral's cluster",
         )
-    if not user.in_team(membership.team_id):
+    # The allocating manager's own team: a worker may belong to more than one team.
+    membership = next((m for m in memberships if user.in_team(m.team_id)), None)
+    if membership is None:
         raise forbidden("you do not manage the lead worker's team", rule="team_scope")
     # Lock the team so two allocations cannot both take a worker's last place.
     team = await team_service.require_team(session, membership.team_id, lock=True)
     check = await team_service.check_capacity(session, team, body.lead_worker_sub)
     if not check.ok:
         raise team_service.capacity_problem(check)
-    accepted_on = body.accepted_on or today()
+    accepted_on = _decision_date(referral, body.accepted_on, "accepted_on")
     reopened = referral.existing_family_id is not None
     family = await _family_for(session, referral, team.id, body.lead_worker_sub, accepted_on)
     await audit.record(session, user, "update" if reopened else "create", "family", family.id)
@@ -228,14 +237,13 @@ async def decline(
 ) -> Referral:
     referral = await _for_decision(session, user, referral_id, ReferralStatus.DECLINED)
     referral.decline_note = body.note
-    await _decline(session, referral, body.reason_code.value, user.sub, body.declined_on or today())
+    on = _decision_date(referral, body.declined_on, "declined_on")
+    await _decline(session, referral, body.reason_code.value, user.sub, on)
     await audit.record(session, user, "update", "referral", referral.id)
     return referral
 
 
-async def _decline(
-    session: AsyncSession, referral: Referral, reason: str, by: str, on: object
-) -> None:
+async def _decline(session: AsyncSession, referral: Referral, reason: str, by: str, on: object) -> None:
     referral.status = ReferralStatus.DECLINED.value
     referral.decline_reason = reason
     referral.decided_on = on  # type: ignore[assignment]
@@ -259,7 +267,7 @@ async def redirect(
     session: AsyncSession, user: Principal, referral_id: uuid.UUID, body: RedirectIn
 ) -> Referral:
     referral = await _for_decision(session, user, referral_id, ReferralStatus.REDIRECTED)
-    on = body.redirected_on or today()
+    on = _decision_date(referral, body.redirected_on, "redirected_on")
     referral.status = ReferralStatus.REDIRECTED.value
     referral.redirected_to = body.to
     referral.decline_note = body.note

@@ -3,9 +3,10 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from sqlalchemy import select
 
+from services.formulation_api.common import team_uuids
 from services.formulation_api.families.consent import ConsentScope
 from services.formulation_api.families.service import require_consent, visible_family
 from services.formulation_api.formulations.models import Reflection
@@ -25,14 +26,13 @@ from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.errors import forbidden, not_found, unprocessable
 from shared.http import APIRouter
+from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/supervision-sessions", tags=["supervision"])
 Supervisors = Annotated[Principal, Depends(allow(Role.TEAM_MANAGER, Role.PRACTITIONER))]
 
 
-async def _session_for(
-    session: DbSession, user: Principal, session_id: uuid.UUID
-) -> SupervisionSession:
+async def _session_for(session: DbSession, user: Principal, session_id: uuid.UUID) -> SupervisionSession:
     sup = (
         await session.scalars(select(SupervisionSession).where(SupervisionSession.id == session_id))
     ).one_or_none()
@@ -44,9 +44,7 @@ async def _session_for(
 
 
 @router.post("", status_code=201, response_model=SessionOut, summary="Record a session")
-async def create_session(
-    user: Supervisors, body: SessionIn, session: DbSession
-) -> SupervisionSession:
+async def create_session(user: Supervisors, body: SessionIn, session: DbSession) -> SupervisionSession:
     await teams.require_team(session, body.team_id)
     if not user.in_team(body.team_id):
         raise forbidden("you are not in this team", rule="team_scope")
@@ -82,16 +80,10 @@ async def add_case(
 
 
 @router.get("/{session_id}/cases", response_model=list[CaseOut], summary="Cases discussed")
-async def list_cases(
-    user: Supervisors, session_id: uuid.UUID, session: DbSession
-) -> list[SupervisionCase]:
+async def list_cases(user: Supervisors, session_id: uuid.UUID, session: DbSession) -> list[SupervisionCase]:
     sup = await _session_for(session, user, session_id)
     cases = list(
-        (
-            await session.scalars(
-                select(SupervisionCase).where(SupervisionCase.session_id == sup.id)
-            )
-        ).all()
+        (await session.scalars(select(SupervisionCase).where(SupervisionCase.session_id == sup.id))).all()
     )
     await audit.record_many(session, user, "read", "family", [c.family_id for c in cases])
     return cases
@@ -107,10 +99,61 @@ async def reflect(
     user: Supervisors, session_id: uuid.UUID, body: SessionReflectionIn, session: DbSession
 ) -> Reflection:
     sup = await _session_for(session, user, session_id)
-    reflection = Reflection(
-        supervision_id=sup.id, way=body.way.value, note=body.note, recorded_by=user.sub
-    )
+    reflection = Reflection(supervision_id=sup.id, way=body.way.value, note=body.note, recorded_by=user.sub)
     session.add(reflection)
     await session.flush()
     await audit.record(session, user, "create", "reflection", reflection.id)
     return reflection
+
+
+@router.get(
+    "",
+    response_model=Page[SessionOut],
+    summary="Supervision sessions of your teams",
+)
+async def list_sessions(
+    user: Supervisors,
+    session: DbSession,
+    params: Annotated[CursorParams, Depends()],
+    team_id: Annotated[uuid.UUID | None, Query(description="Only this team's sessions")] = None,
+    kind: Annotated[SupervisionKind | None, Query()] = None,
+) -> Page[SessionOut]:
+    teams_seen = team_uuids(user.teams)
+    if team_id is not None:
+        if team_id not in teams_seen:
+            raise forbidden("you are not in this team", rule="team_scope")
+        teams_seen = [team_id]
+    stmt = select(SupervisionSession).where(SupervisionSession.team_id.in_(teams_seen))
+    if kind is not None:
+        stmt = stmt.where(SupervisionSession.kind == kind.value)
+    return await paginate(
+        session,
+        stmt,
+        params,
+        key=SupervisionSession.created_at,
+        id_col=SupervisionSession.id,
+        to_item=SessionOut.model_validate,
+    )
+
+
+@router.get("/{session_id}", response_model=SessionOut, summary="Read a supervision session")
+async def get_session(user: Supervisors, session_id: uuid.UUID, session: DbSession) -> SupervisionSession:
+    return await _session_for(session, user, session_id)
+
+
+@router.get(
+    "/{session_id}/reflections",
+    response_model=list[ReflectionOut],
+    summary="Four Ways of Being reflections on a session (audited: notes may be personal)",
+)
+async def list_reflections(user: Supervisors, session_id: uuid.UUID, session: DbSession) -> list[Reflection]:
+    sup = await _session_for(session, user, session_id)
+    rows = list(
+        (
+            await session.scalars(
+                select(Reflection).where(Reflection.supervision_id == sup.id).order_by(Reflection.created_at)
+            )
+        ).all()
+    )
+    await audit.record_many(session, user, "read", "reflection", [r.id for r in rows])
+    return rows

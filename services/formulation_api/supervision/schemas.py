@@ -7,7 +7,8 @@ from enum import StrEnum
 from pydantic import Field
 
 from services.formulation_api.formulations.rules import WayOfBeing
-from shared.schemas import RequestModel, ResponseModel
+from services.formulation_api.inputs import PastDate, RequestModel
+from shared.schemas import ResponseModel
 
 
 class SupervisionKind(StrEnum):
@@ -18,7 +19,7 @@ class SupervisionKind(StrEnum):
 class SessionIn(RequestModel):
     team_id: uuid.UUID
     kind: SupervisionKind
-    held_on: date
+    held_on: PastDate
 
 
 class SessionOut(ResponseModel):

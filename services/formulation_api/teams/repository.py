@@ -35,17 +35,15 @@ async def open_caseloads(session: AsyncSession, subs: Sequence[str]) -> dict[str
     return {sub: counts.get(sub, 0) for sub in subs}
 
 
-async def lead_membership_in_cluster(
-    session: AsyncSession, cluster_code: str, sub: str
-) -> TeamMember | None:
+async def memberships_in_cluster(session: AsyncSession, cluster_code: str, sub: str) -> Sequence[TeamMember]:
+    """A worker's memberships of the cluster's teams (a worker may be in more than one), oldest first."""
     stmt = (
         select(TeamMember)
         .join(Team, Team.id == TeamMember.team_id)
         .where(Team.cluster_code == cluster_code, TeamMember.sub == sub)
         .order_by(TeamMember.created_at)
-        .limit(1)
     )
-    return (await session.scalars(stmt)).first()
+    return (await session.scalars(stmt)).all()
 
 
 async def team_ids_in_cluster(session: AsyncSession, cluster_code: str) -> list[uuid.UUID]:

@@ -1,7 +1,8 @@
 import uuid
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
+from sqlalchemy import select
 
 from services.formulation_api.teams import service
 from services.formulation_api.teams.caseload import LEAD_ROLES, MemberRole
@@ -18,6 +19,7 @@ from shared import audit
 from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.http import APIRouter
+from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 Admin = Annotated[Principal, Depends(allow(Role.ADMIN))]
@@ -39,24 +41,33 @@ async def create_team(user: Admin, body: TeamCreate, session: DbSession) -> Team
     return _out(await service.create_team(session, user, body))
 
 
+@router.get("", response_model=Page[TeamOut], summary="List RES teams (optionally of one cluster)")
+async def list_teams(
+    user: Staff,
+    session: DbSession,
+    params: Annotated[CursorParams, Depends()],
+    cluster: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Cluster code")
+    ] = None,
+) -> Page[TeamOut]:
+    stmt = select(Team)
+    if cluster is not None:
+        stmt = stmt.where(Team.cluster_code == cluster)
+    return await paginate(session, stmt, params, key=Team.created_at, id_col=Team.id, to_item=_out)
+
+
 @router.get("/{team_id}", response_model=TeamOut, summary="Read a team")
 async def get_team(user: Staff, team_id: uuid.UUID, session: DbSession) -> TeamOut:
     return _out(await service.require_team(session, team_id))
 
 
 @router.put("/{team_id}/caseload-limits", response_model=TeamOut, summary="Set caseload limits")
-async def put_limits(
-    user: Managers, team_id: uuid.UUID, body: TeamLimitsPut, session: DbSession
-) -> TeamOut:
+async def put_limits(user: Managers, team_id: uuid.UUID, body: TeamLimitsPut, session: DbSession) -> TeamOut:
     return _out(await service.set_limits(session, user, team_id, body.caseload_limits))
 
 
-@router.post(
-    "/{team_id}/members", status_code=201, response_model=MemberOut, summary="Add a team member"
-)
-async def add_member(
-    user: Managers, team_id: uuid.UUID, body: MemberCreate, session: DbSession
-) -> MemberOut:
+@router.post("/{team_id}/members", status_code=201, response_model=MemberOut, summary="Add a team member")
+async def add_member(user: Managers, team_id: uuid.UUID, body: MemberCreate, session: DbSession) -> MemberOut:
     return MemberOut.model_validate(await service.add_member(session, user, team_id, body))
 
 

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from services.formulation_api.inputs import RequestModel
 from services.formulation_api.teams.caseload import MemberRole
-from shared.schemas import RequestModel, ResponseModel
+from shared.schemas import ResponseModel
 
 
 class CaseloadLimits(RequestModel):

@@ -91,9 +91,7 @@ async def add_member(
     return member
 
 
-async def caseloads(
-    session: AsyncSession, team: Team
-) -> tuple[Sequence[TeamMember], dict[str, int]]:
+async def caseloads(session: AsyncSession, team: Team) -> tuple[Sequence[TeamMember], dict[str, int]]:
     members = await repository.members(session, team.id)
     counts = await repository.open_caseloads(session, [m.sub for m in members])
     return members, counts

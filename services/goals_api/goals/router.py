@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from sqlalchemy import select
 
 from services.goals_api.access import GoalsSettings, Workers
@@ -22,6 +22,7 @@ from services.goals_api.goals.schemas import (
     EvaluationOut,
     EvaluationRecord,
     GoalOut,
+    OverdueByWorker,
     OverdueReview,
     ScoreCreate,
     ScoreOut,
@@ -166,7 +167,20 @@ async def change_status(
 async def overdue(
     user: Workers,
     session: DbSession,
-    worker_sub: str | None = None,
-    as_of: date | None = None,
+    worker_sub: str | None = Query(None, max_length=64, description="Only this lead worker's plans"),
+    as_of: date | None = Query(None, description="Look ahead or back (default today)"),
 ) -> list[OverdueReview]:
     return await service.overdue_reviews(session, user, worker_sub, as_of or today())
+
+
+@reviews.get(
+    "/overdue/by-worker",
+    response_model=list[OverdueByWorker],
+    summary="Overdue reviews counted per lead worker (team managers: their teams)",
+)
+async def overdue_by_worker(
+    user: Workers,
+    session: DbSession,
+    as_of: date | None = None,
+) -> list[OverdueByWorker]:
+    return await service.overdue_by_worker(session, user, as_of or today())

@@ -7,14 +7,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from services.goals_api.progress import Progress
 from services.goals_api.vocab import ActivityCategory, EvaluationDecision, GoalCategory
 from shared.schemas import RequestModel, ResponseModel
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-Rating = Annotated[int, Field(ge=0, le=10)]
+# strict: JSON true/false or "7" are not scores (bool is an int subclass in Python).
+Rating = Annotated[int, Field(ge=0, le=10, strict=True)]
 
 
 class GivenBy(StrEnum):
@@ -35,6 +36,28 @@ class Smart(RequestModel):
 
 
 class GoalCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "Mum and the children have a calm morning routine",
+                    "smart": {
+                        "specific": "Everyone is up, dressed and fed by 8:15 on school days",
+                        "measurable": "Mum scores the mornings each week",
+                        "achievable": "Mum already manages this at weekends",
+                        "realistic": "Grandma can help on Mondays",
+                        "target_date": "2027-02-28",
+                    },
+                    "code": "E5",
+                    "category": "education_outcomes",
+                    "addresses_factor_ids": ["0d6f5a8e-2c4b-4a1e-9f3d-7b8c9e0a1b2c"],
+                    "builds_on_factor_ids": ["5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"],
+                    "baseline": 3,
+                }
+            ]
+        }
+    )
+
     text: Text
     smart: Smart
     code: Annotated[str, StringConstraints(min_length=2, max_length=4)]
@@ -46,12 +69,30 @@ class GoalCreate(RequestModel):
 
 
 class ScoreCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"score": 6, "recorded_on": "2026-11-20", "given_by": "parent_carer"}]
+        }
+    )
+
     score: Rating
     recorded_on: date
     given_by: GivenBy = GivenBy.FAMILY
 
 
 class ActionCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "activity": "parenting_work",
+                    "description": "Planned the school-morning routine with mum",
+                    "done_on": "2026-11-18",
+                }
+            ]
+        }
+    )
+
     activity: ActivityCategory
     description: Text
     done_on: date
@@ -62,6 +103,19 @@ class ActionBatch(RequestModel):
 
 
 class EvaluationCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reviewed_on": "2026-11-20",
+                    "score": 6,
+                    "rationale": "Four calm mornings out of five this week",
+                    "decision": "continue",
+                }
+            ]
+        }
+    )
+
     reviewed_on: date
     score: Rating
     rationale: Text
@@ -160,3 +214,10 @@ class OverdueReview(ResponseModel):
     last_scored_on: date
     due_on: date
     days_overdue: int
+
+
+class OverdueByWorker(ResponseModel):
+    lead_worker_sub: str
+    overdue_goals: int
+    plans: int
+    most_days_overdue: int

@@ -19,6 +19,7 @@ from services.goals_api.goals.schemas import (
     GivenBy,
     GoalCreate,
     GoalOut,
+    OverdueByWorker,
     OverdueReview,
     ProgressOut,
     SmartOut,
@@ -361,7 +362,7 @@ async def _check_reformulation(
         )
 
 
-async def overdue_reviews(
+async def _overdue_rows(
     session: AsyncSession, user: Principal, worker_sub: str | None, as_of: date
 ) -> list[OverdueReview]:
     last = func.coalesce(Goal.latest_scored_on, Goal.baseline_on)
@@ -369,7 +370,12 @@ async def overdue_reviews(
     stmt = (
         select(Goal.id, Goal.plan_id, Plan.family_id, Plan.lead_worker_sub, last, due)
         .join(Plan, Plan.id == Goal.plan_id)
-        .where(Plan.status == "open", Goal.status == GoalStatus.ACTIVE.value, due < as_of)
+        .where(
+            Plan.status == "open",
+            Plan.family_closed_on.is_(None),  # a closed case has no reviews to chase
+            Goal.status == GoalStatus.ACTIVE.value,
+            due < as_of,
+        )
     )
     if user.role is Role.PRACTITIONER:
         stmt = stmt.where(Plan.lead_worker_sub == user.sub)
@@ -377,9 +383,9 @@ async def overdue_reviews(
         stmt = stmt.where(Plan.team_id.in_(team_uuids(user)))
     if worker_sub is not None:
         stmt = stmt.where(Plan.lead_worker_sub == worker_sub)
-    stmt = stmt.order_by(due, Goal.id).limit(1000)
+    stmt = stmt.order_by(due, Goal.id).limit(OVERDUE_LIMIT)
     rows = (await session.execute(stmt)).all()
-    out = [
+    return [
         OverdueReview(
             goal_id=g,
             plan_id=p,
@@ -391,5 +397,31 @@ async def overdue_reviews(
         )
         for g, p, f, w, last_on, due_on in rows
     ]
+
+
+# A worker's or team's overdue list is short in practice; the cap keeps one request bounded.
+OVERDUE_LIMIT = 1000
+
+
+async def overdue_reviews(
+    session: AsyncSession, user: Principal, worker_sub: str | None, as_of: date
+) -> list[OverdueReview]:
+    out = await _overdue_rows(session, user, worker_sub, as_of)
     await audit.record_many(session, user, "read", "plan", list({o.plan_id: None for o in out}))
     return out
+
+
+async def overdue_by_worker(session: AsyncSession, user: Principal, as_of: date) -> list[OverdueByWorker]:
+    """Counts per lead worker (no family ids), for a team manager's caseload view."""
+    by_worker: dict[str, list[OverdueReview]] = {}
+    for row in await _overdue_rows(session, user, None, as_of):
+        by_worker.setdefault(row.lead_worker_sub, []).append(row)
+    return [
+        OverdueByWorker(
+            lead_worker_sub=worker,
+            overdue_goals=len(rows),
+            plans=len({r.plan_id for r in rows}),
+            most_days_overdue=max(r.days_overdue for r in rows),
+        )
+        for worker, rows in sorted(by_worker.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]

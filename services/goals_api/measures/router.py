@@ -33,6 +33,14 @@ async def add_feedback(
     return FeedbackOut.model_validate(await service.add_feedback(session, user, plan, body))
 
 
+@router.get("/{plan_id}/feedback", response_model=FeedbackOut, summary="The family's closure feedback")
+async def get_feedback(user: Workers, plan_id: uuid.UUID, session: DbSession) -> FeedbackOut:
+    plan = await load_plan(session, user, plan_id)
+    row = await service.get_feedback(session, plan)
+    await audit.record(session, user, "read", "feedback", row.id)
+    return FeedbackOut.model_validate(row)
+
+
 @router.post(
     "/{plan_id}/score15",
     status_code=201,

@@ -11,8 +11,9 @@ from pydantic import Field, StringConstraints
 
 from shared.schemas import RequestModel, ResponseModel
 
-Rating = Annotated[int, Field(ge=1, le=10)]
-Item = Annotated[int, Field(ge=1, le=5)]
+# strict: JSON true/false or "7" are not ratings (bool is an int subclass in Python).
+Rating = Annotated[int, Field(ge=1, le=10, strict=True)]
+Item = Annotated[int, Field(ge=1, le=5, strict=True)]
 
 
 class FeedbackCreate(RequestModel):

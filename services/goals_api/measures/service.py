@@ -22,7 +22,7 @@ from services.goals_api.measures.schemas import (
 from services.goals_api.plans.models import Plan
 from shared import audit
 from shared.auth import Principal
-from shared.errors import conflict, unprocessable
+from shared.errors import Problem, conflict, unprocessable
 
 _KEYS = (
     "total",
@@ -41,6 +41,8 @@ async def add_feedback(
     session: AsyncSession, user: Principal, plan: Plan, body: FeedbackCreate
 ) -> FeedbackSurvey:
     _not_future("body.given_on", body.given_on)
+    if body.given_on < plan.opened_on:
+        raise unprocessable("body.given_on", "before_plan_opened", "closure feedback cannot predate the plan")
     if await session.scalar(select(FeedbackSurvey.id).where(FeedbackSurvey.plan_id == plan.id)):
         raise conflict("feedback_exists", "the family's feedback for this plan is already recorded")
     row = FeedbackSurvey(id=uuid.uuid4(), plan_id=plan.id, recorded_by=user.sub, **body.model_dump())
@@ -50,6 +52,13 @@ async def add_feedback(
     except IntegrityError:  # a concurrent request recorded it first
         raise conflict("feedback_exists", "the feedback for this plan is already recorded") from None
     await audit.record(session, user, "create", "feedback", row.id)
+    return row
+
+
+async def get_feedback(session: AsyncSession, plan: Plan) -> FeedbackSurvey:
+    row = await session.scalar(select(FeedbackSurvey).where(FeedbackSurvey.plan_id == plan.id))
+    if row is None:
+        raise Problem(404, detail="no closure feedback is recorded for this plan", rule="not_found")
     return row
 
 

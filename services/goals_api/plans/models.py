@@ -56,8 +56,17 @@ class Plan(Base):
     closed_on: Mapped[date | None] = mapped_column(Date, index=True)
     closure_reason: Mapped[str | None] = mapped_column(String(64))
     sustainability_plan: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Who closed the plan: a worker's sub, or "event:family.closed" when the family's case was
+    # closed in the formulation service while the plan was still open.
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    # Set from `family.closed`: the family's RES case is closed (the plan then shows it).
+    family_closed_on: Mapped[date | None] = mapped_column(Date)
     reformulation_flagged_on: Mapped[date | None] = mapped_column(Date)
     reviews_without_progress: Mapped[int] = mapped_column(Integer, default=0)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def sustainability_plan_agreed(self) -> bool:
+        return self.sustainability_plan is not None

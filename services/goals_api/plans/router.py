@@ -5,15 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi import Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from services.goals_api.access import GoalsSettings, Workers
 from services.goals_api.goals import service as goals_service
 from services.goals_api.goals.schemas import GoalCreate, GoalOut
-from services.goals_api.plans import service
+from services.goals_api.plans import printable, service
 from services.goals_api.plans.models import Plan
-from services.goals_api.plans.schemas import PlanClose, PlanCreate, PlanOut, PlanSummary
+from services.goals_api.plans.schemas import (
+    PlanClose,
+    PlanCreate,
+    PlanOut,
+    PlanSummary,
+    SustainabilityPlan,
+)
 from services.goals_api.settings import Settings
 from shared import audit
 from shared.deps import DbSession
@@ -94,14 +100,46 @@ async def close_plan(
     "/{plan_id}/sustainability-plan",
     response_class=PlainTextResponse,
     summary="Printable sustainability plan to leave with the family",
+    responses={200: {"content": {"text/plain": {}, "text/html": {}}}},
 )
-async def sustainability_plan(user: Workers, plan_id: uuid.UUID, session: DbSession) -> PlainTextResponse:
+async def sustainability_plan(
+    user: Workers,
+    plan_id: uuid.UUID,
+    session: DbSession,
+    format: Literal["text", "html"] = Query("text", description="text (default) or a printable html page"),
+) -> Response:
     plan = await service.load_plan(session, user, plan_id)
     if plan.sustainability_plan is None:
         raise Problem(404, detail="no sustainability plan was agreed for this plan", rule="not_found")
     goals = await service.plan_goals(session, plan.id)
     await audit.record(session, user, "export", "plan", plan.id)
-    return PlainTextResponse(service.render_sustainability_plan(plan, goals))
+    copy = printable.build(plan, goals)
+    if format == "html":
+        return HTMLResponse(printable.as_html(copy))
+    return PlainTextResponse(printable.as_text(copy))
+
+
+@router.post(
+    "/{plan_id}/sustainability-plan",
+    response_model=PlanOut,
+    summary="Record the sustainability plan of a closed plan that has none yet",
+    description="For a plan closed without one, e.g. when the family's case was closed in the "
+    "formulation service (`closed_by: event:family.closed`). An open plan records it at closure.",
+)
+async def add_sustainability_plan(
+    user: Workers,
+    plan_id: uuid.UUID,
+    body: SustainabilityPlan,
+    session: DbSession,
+    settings: GoalsSettings,
+    request: Request,
+    response: Response,
+) -> PlanOut:
+    plan = await service.load_plan(session, user, plan_id, lock=True)
+    check_if_match(request, plan.revision, required=False)
+    plan = await service.add_sustainability_plan(session, user, plan, body)
+    response.headers["ETag"] = etag_for(plan.revision)
+    return await _plan_out(session, plan, settings)
 
 
 @router.post("/{plan_id}/goals", status_code=201, response_model=GoalOut, summary="Add a SMART sub-goal")

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from services.goals_api.goals.schemas import GoalOut
 from services.goals_api.vocab import ClosureReason
@@ -17,11 +17,25 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
 class PlanCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "family_id": "6f1c2a52-3b0e-4c59-9d7e-0b1a5e0c2f11",
+                    "formulation_id": "b3d9e4a0-77c1-4f3e-a2b5-19c8d0e6f402",
+                    "formulation_version": 1,
+                    "overall_goal": "The children feel safe and settled at home and go to school",
+                    "review_every_days": 7,
+                }
+            ]
+        }
+    )
+
     family_id: uuid.UUID
     formulation_id: uuid.UUID
-    formulation_version: int = Field(ge=1)
+    formulation_version: int = Field(ge=1, strict=True)
     overall_goal: Text
-    review_every_days: int = Field(default=7, ge=1, le=90)
+    review_every_days: int = Field(default=7, ge=1, le=90, strict=True)
     lead_worker_sub: Sub | None = None
     opened_on: date | None = None
 
@@ -42,6 +56,24 @@ class SustainabilityPlan(RequestModel):
 
 
 class PlanClose(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "all_goals_achieved",
+                    "sustainability_plan": {
+                        "worked_on": "Morning routines and getting to school on time",
+                        "achieved": "On time every school day for six weeks",
+                        "keep_going": "Keep the bedtime chart and the Sunday planning chat",
+                        "supports": [{"who": "School family support worker", "contact": "0113 000 0000"}],
+                        "look_out_for": "Late nights creeping back in the holidays",
+                    },
+                },
+                {"reason": "family_no_longer_wanted_support", "closed_on": "2026-11-20"},
+            ]
+        }
+    )
+
     reason: ClosureReason
     closed_on: date | None = None
     sustainability_plan: SustainabilityPlan | None = None
@@ -61,6 +93,14 @@ class PlanOut(ResponseModel):
     opened_on: date
     closed_on: date | None
     closure_reason: str | None
+    closed_by: str | None = Field(
+        description='The worker who closed the plan, or "event:family.closed" when it was closed '
+        "because the family's case was closed in the formulation service"
+    )
+    family_closed_on: date | None = Field(
+        description="When the family's RES case was closed (from the formulation service)"
+    )
+    sustainability_plan_agreed: bool
     reformulation_flagged_on: date | None
     reviews_without_progress: int
     goals: list[GoalOut] = []
@@ -73,4 +113,5 @@ class PlanSummary(ResponseModel):
     opened_on: date
     closed_on: date | None
     lead_worker_sub: str
+    family_closed_on: date | None
     reformulation_flagged_on: date | None

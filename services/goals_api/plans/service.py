@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -13,12 +14,12 @@ from services.goals_api.access import require_scope, team_uuids
 from services.goals_api.clock import today
 from services.goals_api.goals.models import Goal
 from services.goals_api.plans.models import Plan
-from services.goals_api.plans.schemas import PlanClose, PlanCreate
+from services.goals_api.plans.schemas import PlanClose, PlanCreate, SustainabilityPlan
 from services.goals_api.progress import Progress, classify
 from services.goals_api.projections.models import KnownFamily, KnownFormulation
-from services.goals_api.vocab import CLOSING_REVIEW_REASONS, GoalStatus
+from services.goals_api.vocab import CLOSING_REVIEW_REASONS, ClosureReason, GoalStatus
 from shared import audit, outbox
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import conflict, not_found, unprocessable
 
 
@@ -138,18 +139,30 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
         raise unprocessable("body.closed_on", "date_in_future", "a plan cannot close in the future")
     if closed_on < plan.opened_on:
         raise unprocessable("body.closed_on", "before_opened", "a plan cannot close before it opened")
+    sustainability = body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
+    await _close(session, user, plan, body.reason, closed_on, sustainability)
+    return plan
+
+
+async def _close(
+    session: AsyncSession,
+    actor: Principal,
+    plan: Plan,
+    reason: ClosureReason,
+    closed_on: date,
+    sustainability: dict[str, Any] | None,
+) -> None:
     goals = await plan_goals(session, plan.id)
     improved = sum(1 for g in goals if classify(g.baseline, g.latest_score).progress is Progress.IMPROVED)
     achieved = sum(1 for g in goals if g.status == GoalStatus.ACHIEVED)
     plan.status = "closed"
     plan.closed_on = closed_on
-    plan.closure_reason = body.reason.value
-    plan.sustainability_plan = (
-        body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
-    )
+    plan.closure_reason = reason.value
+    plan.closed_by = actor.sub
+    plan.sustainability_plan = sustainability
     plan.revision += 1
     await session.flush()
-    await audit.record(session, user, "update", "plan", plan.id)
+    await audit.record(session, actor, "update", "plan", plan.id)
     await outbox.emit(
         session,
         "plan.closed",
@@ -166,6 +179,57 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
             "goals_achieved": achieved,
         },
     )
+
+
+# The actor recorded in the audit log and on the plan when an event, not a person, closes it.
+FAMILY_CLOSED_ACTOR = Principal(sub="event:family.closed", role=Role.SCHEDULER)
+
+
+async def close_for_family(
+    session: AsyncSession, family_id: uuid.UUID, reason_code: str, closed_on: date
+) -> None:
+    """The family's RES case was closed upstream: close its open plan with the same reason.
+
+    The formulation service closes families with the same five reasons as plans, so the plan's
+    closure reason (and the closure report) stays true. No sustainability plan can come with an
+    event; the plan shows `sustainability_plan_agreed: false` and the worker can still record
+    one afterwards (POST /v1/plans/{id}/sustainability-plan). A reason this service does not
+    know leaves the plan open but marked with `family_closed_on`, for the worker to close.
+    """
+    plans = await session.scalars(
+        select(Plan).where(Plan.family_id == family_id, Plan.status == "open").with_for_update()
+    )
+    try:
+        reason: ClosureReason | None = ClosureReason(reason_code)
+    except ValueError:
+        reason = None
+    for plan in plans:
+        plan.family_closed_on = closed_on
+        if reason is None:
+            plan.revision += 1
+            await session.flush()
+            await audit.record(session, FAMILY_CLOSED_ACTOR, "update", "plan", plan.id)
+            continue
+        # A family closure back-dated before the plan opened still closes the plan, on its first day.
+        await _close(session, FAMILY_CLOSED_ACTOR, plan, reason, max(closed_on, plan.opened_on), None)
+
+
+async def add_sustainability_plan(
+    session: AsyncSession, user: Principal, plan: Plan, body: SustainabilityPlan
+) -> Plan:
+    """Record the sustainability plan after closure (e.g. when the case was closed upstream)."""
+    if plan.status == "open":
+        raise conflict(
+            "plan_open",
+            "the plan is still open: agree the sustainability plan at the closing review "
+            "(POST /v1/plans/{id}/close)",
+        )
+    if plan.sustainability_plan is not None:
+        raise conflict("sustainability_plan_exists", "a sustainability plan is already recorded")
+    plan.sustainability_plan = body.model_dump(mode="json")
+    plan.revision += 1
+    await session.flush()
+    await audit.record(session, user, "update", "plan", plan.id)
     return plan
 
 
@@ -182,39 +246,6 @@ def plans_query(user: Principal, family_id: uuid.UUID | None, status: str | None
     if status is not None:
         stmt = stmt.where(Plan.status == status)
     return stmt
-
-
-def render_sustainability_plan(plan: Plan, goals: list[Goal]) -> str:
-    """A plain-text copy to print and leave with the family (Appendix 5, step 16)."""
-    sp: dict[str, Any] = plan.sustainability_plan or {}
-    lines = [
-        "Our sustainability plan",
-        "=======================",
-        "",
-        f"Our overall goal: {plan.overall_goal}",
-        f"Plan dates: {plan.opened_on:%d/%m/%Y} to {plan.closed_on:%d/%m/%Y}"
-        if plan.closed_on
-        else f"Plan opened: {plan.opened_on:%d/%m/%Y}",
-        "",
-        "The goals we worked on:",
-    ]
-    for g in goals:
-        latest = "no score yet" if g.latest_score is None else f"now {g.latest_score} out of 10"
-        lines.append(f"- {g.text} (started at {g.baseline} out of 10, {latest})")
-    sections = [
-        ("a) What we worked on", sp.get("worked_on")),
-        ("b) What we achieved", sp.get("achieved")),
-        ("c) How we will keep going", sp.get("keep_going")),
-        ("e) What to look out for", sp.get("look_out_for")),
-    ]
-    for title, value in sections[:3]:
-        lines += ["", title, f"   {value or ''}"]
-    lines += ["", "d) Who can help, and how to contact them"]
-    for s in sp.get("supports", []):
-        lines.append(f"   - {s['who']}: {s['contact']}")
-    title, value = sections[3]
-    lines += ["", title, f"   {value or ''}", ""]
-    return "\n".join(lines)
 
 
 async def active_goal_ids(session: AsyncSession, plan_id: uuid.UUID) -> list[uuid.UUID]:

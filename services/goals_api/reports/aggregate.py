@@ -144,7 +144,8 @@ def closure_reasons(counts: Mapping[str, int], all_reasons: Sequence[str] = ()) 
     """Count and share of each closure reason; `all_reasons` are listed even when zero."""
     total = sum(counts.values())
     keys = list(all_reasons) + sorted(k for k in counts if k not in all_reasons)
-    rows = [ClosureRow(k, counts[k], percent(counts[k], total)) for k in keys]
+    # A reason nobody closed with is simply absent from `counts` (a plain dict from SQL).
+    rows = [ClosureRow(k, counts.get(k, 0), percent(counts.get(k, 0), total)) for k in keys]
     rows.sort(key=lambda r: -r.count)
     return rows
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 
-from services.metrics_worker.access import Analyst, Reader
+from services.metrics_worker.access import Analyst, DisclosureParam, Reader, disclosure_for
 from services.metrics_worker.costing.models import UnitCostRow
 from services.metrics_worker.costs import (
     LINE_NAMES,
@@ -20,12 +21,13 @@ from services.metrics_worker.costs import (
     builtin_catalogue,
     cost_table,
 )
-from services.metrics_worker.prepost import pre_post_table
+from services.metrics_worker.prepost import PrePostRow, PrePostTotal, pre_post_table
 from services.metrics_worker.series import reports
 from services.metrics_worker.series.router import window
 from services.metrics_worker.series.service import monthly_counts
 from shared import audit
 from shared.deps import DbSession
+from shared.disclosure import SUPPRESSED, suppress_line
 from shared.errors import conflict, not_found, unprocessable
 from shared.http import APIRouter
 from shared.schemas import RequestModel
@@ -112,6 +114,7 @@ async def get_unit_costs(
         )
     ).all()
     return {
+        "as_of": datetime.now(UTC),
         **_catalogue_out(catalogue),
         "versions": [builtin_catalogue().version, *(v for v, _ in stored)],
     }
@@ -154,7 +157,30 @@ async def post_unit_costs(user: Analyst, body: CatalogueIn, session: DbSession) 
         session.add(UnitCostRow(version=body.version, created_by=user.sub, **c.model_dump()))
     await session.flush()
     await audit.record(session, user, "create", "unit_cost_catalogue", body.version)
-    return _catalogue_out(await load_catalogue(session, body.version))
+    return {"as_of": datetime.now(UTC), **_catalogue_out(await load_catalogue(session, body.version))}
+
+
+def _side_hidden(rows: list[PrePostRow], total: PrePostTotal, side: str) -> bool:
+    """Would the published before/after table hide this side's summed average?
+
+    The volume is that sum, so it (and every money figure built from it) is hidden exactly when
+    the table hides it: a small cluster count could otherwise be recovered by subtraction."""
+    counts = [getattr(r, f"{side}_count") for r in rows]
+    cells, shown_total = suppress_line(counts, total=getattr(total, f"{side}_count"))
+    return SUPPRESSED in cells or shown_total == SUPPRESSED
+
+
+def _publish_costs(table: dict[str, Any], hidden: dict[str, set[str]]) -> None:
+    for line in table["lines"]:
+        for side, key in (("pre", "pre_res"), ("post", "with_res")):
+            if line["line"] in hidden[side]:
+                line[f"monthly_volume_{key}"] = line[f"monthly_cost_{key}"] = SUPPRESSED
+    if hidden["pre"]:
+        table["total_pre_res"] = SUPPRESSED
+    if hidden["post"]:
+        table["total_with_res"] = SUPPRESSED
+    if hidden["pre"] or hidden["post"]:
+        table["savings_per_month"] = SUPPRESSED
 
 
 @router.get(
@@ -167,24 +193,34 @@ async def get_costs(
     from_: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$", examples=["2015-04"])],
     to: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2020-01"])],
     catalogue: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] = None,
+    disclosure: DisclosureParam = None,
 ) -> dict[str, Any]:
     first, last = window(from_, to)
+    shown = disclosure_for(user, disclosure)
     cat = await load_catalogue(session, catalogue)
     starts = {c: s for c, s in (await reports.clusters_with_starts(session)).items() if s is not None}
     pre: dict[str, Decimal] = {}
     post: dict[str, Decimal] = {}
+    hidden: dict[str, set[str]] = {"pre": set(), "post": set()}
     for line, measure, _code in LINES:
         counts = await monthly_counts(session, measure, first, last)
-        _, total = pre_post_table(counts, starts, first, last)
+        rows, total = pre_post_table(counts, starts, first, last)
         # volumes are the summed cluster monthly averages, as in the report's Table 3
         pre[line] = Decimal(repr(total.pre_monthly_average))
         post[line] = Decimal(repr(total.post_monthly_average))
+        for side in hidden:
+            if shown == "published" and _side_hidden(rows, total, side):
+                hidden[side].add(line)
+    table = _table_out(cost_table(pre, post, cat))
+    if shown == "published":
+        _publish_costs(table, hidden)
     return {
         **await reports.freshness_fields(session),
         "from": from_,
         "to": to,
+        "disclosure": shown,
         "res_clusters": sorted(starts),
-        **_table_out(cost_table(pre, post, cat)),
+        **table,
         "caveats": [
             "Costs avoided are estimated from before/after averages in the same clusters, "
             "without a comparison group, so they cannot be attributed to RES alone.",
@@ -197,6 +233,31 @@ Volume = Annotated[Decimal, Field(ge=0, le=10_000_000)]
 
 
 class ScenarioIn(RequestModel):
+    # Table 3's volumes (each printed cost over its unit cost): savings come to £406,466.60
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "pre_res": {
+                        "contacts": "1158.1327710843375",
+                        "referrals": "636.3255974842767",
+                        "re_referrals_in_12_months": "175.92345911949687",
+                        "child_subject_of_cp_plan": "38.8259902200489",
+                        "children_starting_to_be_looked_after": "25.94652887261678",
+                    },
+                    "with_res": {
+                        "contacts": "1324.085903614458",
+                        "referrals": "609.8889937106918",
+                        "re_referrals_in_12_months": "184.4651572327044",
+                        "child_subject_of_cp_plan": "39.97019633992739",
+                        "children_starting_to_be_looked_after": "23.25142688135889",
+                    },
+                    "catalogue": "2020.1",
+                }
+            ]
+        }
+    )
+
     pre_res: dict[str, Volume] = Field(description="monthly volume per line before RES")
     with_res: dict[str, Volume] = Field(description="monthly volume per line with RES")
     catalogue: Version | None = None
@@ -215,7 +276,8 @@ async def post_scenario(user: Reader, body: ScenarioIn, session: DbSession) -> d
     if not body.pre_res and not body.with_res:
         raise unprocessable("body.pre_res", "volumes_required", "give at least one monthly volume")
     cat = await load_catalogue(session, body.catalogue)
-    return _table_out(cost_table(body.pre_res, body.with_res, cat))
+    # a what-if reads no records: as_of is when it was worked out
+    return {"as_of": datetime.now(UTC), **_table_out(cost_table(body.pre_res, body.with_res, cat))}
 
 
 __all__ = ["router"]

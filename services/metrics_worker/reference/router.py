@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Response
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.metrics_worker.access import Analyst, Reader
 from services.metrics_worker.reference.models import Cluster, Population
+from services.metrics_worker.series.reports import known_cluster
 from shared import audit
 from shared.deps import DbSession
+from shared.errors import not_found
 from shared.http import APIRouter
 from shared.schemas import RequestModel, ResponseModel
 
@@ -21,6 +24,8 @@ ClusterCodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", examples
 
 
 class PopulationPut(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"year": 2019, "children_0_17": 5977}]})
+
     year: int = Field(ge=1990, le=2100)
     children_0_17: int = Field(ge=0, le=10_000_000, description="mid-year estimate, ages 0-17")
 
@@ -34,8 +39,8 @@ class PopulationOut(ResponseModel):
 @router.put(
     "/{code}/population",
     response_model=PopulationOut,
-    responses={201: {"description": "Created"}},
-    summary="Set a cluster's child population (0-17) for a year",
+    responses={201: {"description": "Created"}, 404: {"description": "unknown cluster"}},
+    summary="Set a cluster's child population (0-17) for a year (mid-year estimate)",
 )
 async def put_population(
     user: Analyst,
@@ -44,6 +49,8 @@ async def put_population(
     session: DbSession,
     response: Response,
 ) -> PopulationOut:
+    if not await known_cluster(session, code):
+        raise not_found("cluster", code)  # a mistyped code would otherwise be stored silently
     existed = await session.get(Population, (code, body.year))
     await session.execute(
         insert(Population)
@@ -66,6 +73,7 @@ async def list_clusters(user: Reader, session: DbSession) -> dict[str, Any]:
     for p in pops:
         by_cluster.setdefault(p.cluster_code, []).append({"year": p.year, "children_0_17": p.children_0_17})
     return {
+        "as_of": datetime.now(UTC),
         "items": [
             {
                 "code": c.code,
@@ -74,5 +82,5 @@ async def list_clusters(user: Reader, session: DbSession) -> dict[str, Any]:
                 "populations": by_cluster.get(c.code, []),
             }
             for c in clusters
-        ]
+        ],
     }

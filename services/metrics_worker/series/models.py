@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Identity,
@@ -61,8 +62,11 @@ class RecomputeRun(Base):
     __tablename__ = "recompute_runs"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    trigger: Mapped[str] = mapped_column(String(40))  # api | cron
+    trigger: Mapped[str] = mapped_column(String(40))  # api | job | cron
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     records: Mapped[int] = mapped_column(BigInteger)
     cells: Mapped[int] = mapped_column(Integer)
+    # Did the rebuild find the incrementally kept counts already right? (None: runs from before
+    # this was recorded.)
+    identical_to_incremental: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

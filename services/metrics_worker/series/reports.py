@@ -17,6 +17,9 @@ from services.metrics_worker.reference.models import Cluster, Population
 from services.metrics_worker.series.service import freshness, monthly_counts
 from services.metrics_worker.stats import RateRatio, fixed_effects_rate_ratio
 from shared.disclosure import SUPPRESSED, suppress_counts, suppress_line
+from shared.errors import not_found
+
+SMALL = 5  # the primary suppression threshold of shared.disclosure
 
 CAVEATS = [
     "Before/after comparison without randomisation: changes cannot be attributed to RES alone.",
@@ -142,18 +145,61 @@ def _comparison(
     }
 
 
+async def known_cluster(session: AsyncSession, code: str) -> bool:
+    """A cluster the service has heard of: from cluster events or from records counted for it."""
+    found = await session.scalar(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM metrics.clusters WHERE code = :c)"
+            " OR EXISTS (SELECT 1 FROM metrics.monthly_counts WHERE cluster_code = :c)"
+        ),
+        {"c": code},
+    )
+    return bool(found)
+
+
 async def cluster_series(
     session: AsyncSession, cluster: str, measure: str, first: date, last: date
 ) -> tuple[list[date], list[int], date | None]:
+    if not await known_cluster(session, cluster):
+        raise not_found("cluster", cluster)
     counts = await monthly_counts(session, measure, first, last)
     months = list(month_range(first, last))
     start = (await clusters_with_starts(session)).get(cluster)
     return months, [counts.get((cluster, m), 0) for m in months], start
 
 
-def publish_series(values: Sequence[int]) -> list[int | str | None]:
-    """Monthly points are published without a total: primary suppression only."""
-    return suppress_counts(list(values))
+def published_lines(months: Sequence[date], res_start: date | None) -> list[list[int]]:
+    """Runs of months whose totals other endpoints publish: the before/after-RES periods (the
+    pre-post table) and each calendar year (the rates)."""
+    lines: dict[object, list[int]] = {}
+    for i, m in enumerate(months):
+        lines.setdefault(("res", res_start is not None and m >= res_start), []).append(i)
+        lines.setdefault(("year", m.year), []).append(i)
+    return list(lines.values())
+
+
+def publish_series(values: Sequence[int], lines: Sequence[Sequence[int]] = ()) -> list[int | str | None]:
+    """Counts 1-5 hidden; then, in every line whose total is published elsewhere, a lone hidden
+    month is joined by the next smallest one, so no month can be recovered by subtraction."""
+    hidden = [1 <= v <= SMALL for v in values]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            if sum(hidden[k] for k in line) != 1 or sum(values[k] for k in line) <= SMALL:
+                continue  # nothing to protect, or the total is itself hidden wherever it appears
+            candidates = [k for k in line if not hidden[k] and values[k]]
+            if candidates:
+                hidden[min(candidates, key=lambda k: (values[k], k))] = True
+                changed = True
+    return [SUPPRESSED if h else v for v, h in zip(values, hidden, strict=True)]
+
+
+RATE_BASIS = (
+    "records dated in the calendar year (January to December) per 10,000 children aged 0-17 in "
+    "the cluster's mid-year population estimate for that year, as set by analysts; rounded to "
+    "1 dp for display, exact value alongside"
+)
 
 
 def round1(value: float) -> Decimal:
@@ -199,6 +245,7 @@ async def rates_report(
         **await freshness_fields(session),
         "measure": measure,
         "year": year,
+        "basis": RATE_BASIS,
         "disclosure": disclosure,
         "rows": rows,
     }
@@ -249,13 +296,15 @@ async def sustained_outcomes(
             r["re_referred_within_12_months"] / r["plans_closed"] if r["plans_closed"] else None
         )
     if disclosure == "published":
-        for key in ("plans_closed", "re_referred_within_12_months"):
+        for key in ("plans_closed", "re_referred_within_12_months", "in_follow_up"):
             cells, shown = suppress_line([r[key] for r in rows], total=total[key])
             for r, cell in zip(rows, cells, strict=True):
                 if cell == SUPPRESSED:
-                    r[key] = r["share_re_referred"] = SUPPRESSED
+                    r[key] = SUPPRESSED
+                    if key != "in_follow_up":
+                        r["share_re_referred"] = SUPPRESSED
             total[key] = shown
-            if shown == SUPPRESSED:
+            if shown == SUPPRESSED and key != "in_follow_up":
                 total["share_re_referred"] = SUPPRESSED
     return {
         **await freshness_fields(session),

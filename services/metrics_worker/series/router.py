@@ -6,12 +6,16 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import Query, Response
+from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus
+from fastapi import Query, Request, Response
+from redis.exceptions import RedisError
 
 from services.metrics_worker.access import (
     DisclosureParam,
     Ingester,
     Reader,
+    RecomputeReader,
     Scheduler,
     disclosure_for,
 )
@@ -21,17 +25,19 @@ from services.metrics_worker.prepost import pre_post_table
 from services.metrics_worker.records import ServiceRecord
 from services.metrics_worker.series import reports
 from services.metrics_worker.series.measures import MEASURES
+from services.metrics_worker.series.models import RecomputeRun
 from services.metrics_worker.series.schemas import (
     ClusterCode,
     RecomputeOut,
     ServiceEventsIn,
     ServiceEventsOut,
 )
-from services.metrics_worker.series.service import counts_snapshot, recompute, store_records
+from services.metrics_worker.series.service import recompute, store_records
 from shared import audit
 from shared.deps import DbSession
-from shared.errors import unprocessable
+from shared.errors import Problem, not_found, unprocessable
 from shared.http import APIRouter
+from shared.queues import queue_name
 
 router = APIRouter(tags=["series"])
 
@@ -56,6 +62,9 @@ def window(first: str, last: str) -> tuple[date, date]:
         raise unprocessable("query.to", "month_format", str(exc)) from None
     if b < a:
         raise unprocessable("query.to", "window_order", "`to` is before `from`")
+    if b > datetime.now(UTC).date():
+        # months yet to come have no records and would count as zero months in every average
+        raise unprocessable("query.to", "month_in_future", "`to` is after the current month")
     if (b.year - a.year) * 12 + b.month - a.month >= 240:
         raise unprocessable("query.to", "window_too_long", "at most 240 months")
     return a, b
@@ -107,7 +116,8 @@ async def get_series(
     first, last = window(from_, to)
     shown = disclosure_for(user, disclosure)
     months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
-    values = reports.publish_series(counts) if shown == "published" else list(counts)
+    lines = reports.published_lines(months, start)
+    values = reports.publish_series(counts, lines) if shown == "published" else list(counts)
     return {
         **await reports.freshness_fields(session),
         "cluster": cluster,
@@ -121,7 +131,12 @@ async def get_series(
 @router.get(
     "/v1/metrics/series.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={
+        200: {
+            "content": {"image/svg+xml": {}},
+            "headers": {"X-As-Of": {"description": "when the charted data was last updated"}},
+        }
+    },
     summary="Line chart of a cluster's series with the RES start and averages marked",
 )
 async def get_series_svg(
@@ -151,27 +166,102 @@ async def get_series_svg(
             post_avg = None if 1 <= row.post_count <= 5 else post_avg
     points: list[int | None] = list(counts)
     if shown == "published":
-        points = [v if isinstance(v, int) else None for v in reports.publish_series(counts)]
-    svg = series_svg(f"{cluster}: {measure} per month", months, points, start, pre_avg, post_avg)
-    return Response(svg, media_type="image/svg+xml")
+        published = reports.publish_series(counts, reports.published_lines(months, start))
+        points = [v if isinstance(v, int) else None for v in published]
+    as_of: datetime = (await reports.freshness_fields(session))["as_of"]
+    title = f"{cluster}: {measure} per month"
+    svg = series_svg(title, months, points, start, pre_avg, post_avg, as_of=as_of)
+    return Response(svg, media_type="image/svg+xml", headers={"X-As-Of": as_of.isoformat()})
+
+
+def _run_out(run: RecomputeRun) -> RecomputeOut:
+    return RecomputeOut(
+        run_id=run.id,
+        status="done",
+        as_of=datetime.now(UTC),
+        trigger=run.trigger,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        records=run.records,
+        cells=run.cells,
+        identical_to_incremental=run.identical_to_incremental,
+    )
+
+
+def _arq(request: Request) -> ArqRedis:
+    return ArqRedis(connection_pool=request.app.state.redis.connection_pool)
+
+
+def _queue_down() -> Problem:
+    return Problem(503, detail="the job queue is not reachable; try again", rule="queue_unavailable")
+
+
+def _queue(request: Request) -> str:
+    return queue_name(request.app.state.settings.queue_prefix, "metrics")
 
 
 @router.post(
     "/v1/recompute",
     response_model=RecomputeOut,
-    summary="Rebuild every monthly count from the raw records",
+    status_code=202,
+    responses={200: {"description": "with `wait=true`: the rebuild ran inside the request"}},
+    summary="Rebuild every monthly count from the raw records (queued; poll the run)",
 )
-async def post_recompute(user: Scheduler, session: DbSession) -> RecomputeOut:
-    before = await counts_snapshot(session)
-    run = await recompute(session, trigger="api")
-    after = await counts_snapshot(session)
-    await audit.record(session, user, "update", "monthly_counts", run.id)
-    return RecomputeOut(
-        run_id=run.id,
-        records=run.records,
-        cells=run.cells,
-        identical_to_incremental=before == after,
-    )
+async def post_recompute(
+    user: Scheduler,
+    session: DbSession,
+    request: Request,
+    response: Response,
+    wait: Annotated[
+        bool, Query(description="rebuild inside the request instead of queueing the worker job")
+    ] = False,
+) -> RecomputeOut:
+    if wait:
+        run = await recompute(session, trigger="api")
+        await audit.record(session, user, "update", "monthly_counts", run.id)
+        response.status_code = 200
+        return _run_out(run)
+    run_id = uuid.uuid4()
+    try:
+        job = await _arq(request).enqueue_job(
+            "metrics.recompute", "api", str(run_id), _job_id=str(run_id), _queue_name=_queue(request)
+        )
+    except (RedisError, OSError):
+        job = None
+    if job is None:
+        raise _queue_down()
+    await audit.record(session, user, "update", "monthly_counts", run_id)
+    response.headers["Location"] = f"/v1/recompute/{run_id}"
+    return RecomputeOut(run_id=run_id, status="queued", as_of=datetime.now(UTC))
+
+
+@router.get(
+    "/v1/recompute/{run_id}",
+    response_model=RecomputeOut,
+    summary="Status of a recompute run (queued, running, done or failed)",
+)
+async def get_recompute(
+    user: RecomputeReader, run_id: uuid.UUID, session: DbSession, request: Request
+) -> RecomputeOut:
+    run = await session.get(RecomputeRun, run_id)
+    if run is not None:
+        return _run_out(run)
+    job = Job(str(run_id), _arq(request), _queue_name=_queue(request))
+    try:
+        state = await job.status()
+        result = await job.result_info() if state == JobStatus.complete else None
+    except (RedisError, OSError):
+        raise _queue_down() from None
+    if state == JobStatus.not_found:
+        raise not_found("recompute run", run_id)
+    if state == JobStatus.in_progress:
+        status = "running"
+    elif state == JobStatus.complete:
+        # done jobs have their row; a complete job without one failed (and rolled back)
+        status = "failed" if result is None or not result.success else "done"
+    else:
+        status = "queued"
+    return RecomputeOut(run_id=run_id, status=status, as_of=datetime.now(UTC))
 
 
 @router.get("/v1/metrics/rates", summary="Rates per 10,000 children aged 0-17 per cluster and year")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from services.metrics_worker.records import RecordType
 from shared.schemas import RequestModel, ResponseModel
@@ -34,6 +34,24 @@ class ServiceEventIn(RequestModel):
 
 
 class ServiceEventsIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "type": "cla_start",
+                            "cluster": "RES-3",
+                            "date": "2019-05-14",
+                            "child_ref": "c-7f3a9e1b",
+                            "source_id": "lcs:episode:88213",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     events: list[ServiceEventIn] = Field(min_length=1, max_length=5000)
 
 
@@ -45,6 +63,13 @@ class ServiceEventsOut(ResponseModel):
 
 class RecomputeOut(ResponseModel):
     run_id: uuid.UUID
-    records: int
-    cells: int
-    identical_to_incremental: bool
+    status: Literal["queued", "running", "done", "failed"]
+    as_of: dt.datetime = Field(description="when this status was read")
+    trigger: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    records: int | None = Field(None, description="raw records the counts were rebuilt from")
+    cells: int | None = Field(None, description="monthly counts written")
+    identical_to_incremental: bool | None = Field(
+        None, description="the incrementally kept counts were already equal to the rebuild"
+    )

@@ -84,10 +84,11 @@ async def store_staged(session: AsyncSession, staging_table: str, batch_id: uuid
     return int(applied or 0)
 
 
-async def recompute(session: AsyncSession, trigger: str) -> RecomputeRun:
-    """Rebuild every monthly count from the raw records."""
+async def recompute(session: AsyncSession, trigger: str, run_id: uuid.UUID | None = None) -> RecomputeRun:
+    """Rebuild every monthly count from the raw records, noting whether anything changed."""
     started = datetime.now(UTC)
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COUNTS_LOCK})
+    before = await counts_snapshot(session)
     await session.execute(text("DELETE FROM metrics.monthly_counts"))
     cells = await session.execute(
         text(
@@ -98,11 +99,13 @@ async def recompute(session: AsyncSession, trigger: str) -> RecomputeRun:
     )
     records = await session.scalar(text("SELECT count(*) FROM metrics.service_records"))
     run = RecomputeRun(
+        id=run_id or uuid.uuid4(),
         trigger=trigger,
         started_at=started,
         finished_at=datetime.now(UTC),
         records=int(records or 0),
         cells=cells.rowcount,  # type: ignore[attr-defined]
+        identical_to_incremental=before == await counts_snapshot(session),
     )
     session.add(run)
     await session.flush()
