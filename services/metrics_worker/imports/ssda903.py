@@ -40,10 +40,16 @@ HEADER_COLUMNS = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
 RNE_CODES = frozenset({"S", "L", "P", "T", "B", "U"})
 SHORT_BREAK_LS = frozenset({"V3", "V4"})  # excluded from looked-after statistics
 SAME_PERIOD_REC = "X1"  # episode ends but the period of care goes on
+_MEMO_LIMIT = 100_000  # distinct dates / postcodes remembered; beyond it they are recomputed
+_new = tuple.__new__
 
 
 class EpisodeParser:
-    """Turns episode rows (dicts of column → text) into cla_start / cla_end records."""
+    """Turns episode rows (dicts of column → text) into cla_start / cla_end records.
+
+    A million-row file repeats a few thousand dates, a few hundred postcodes and each child on
+    consecutive rows, so dates, postcode → cluster results and the last child's pseudonym are
+    memoised: the rules still run once per distinct value."""
 
     def __init__(
         self,
@@ -56,6 +62,29 @@ class EpisodeParser:
         self.sector_map = {k.upper(): v for k, v in sector_map.items()}
         self.pseudonymise = pseudonymise
         self.header = header
+        self._parse: Callable[[str], date] | None = None
+        self._dates: dict[str, tuple[date, str]] = {}
+        self._posts: dict[str, tuple[str, str]] = {}  # HOME_POST → (cluster, "") or ("", reason)
+        self._child, self._ref = "", ""
+
+    def _date(self, text: str, parse: Callable[[str], date]) -> tuple[date, str]:
+        """(date, ISO text); raises ValueError like ``parse``."""
+        day = parse(text)
+        found = (day, day.isoformat())
+        if len(self._dates) < _MEMO_LIMIT:
+            self._dates[text] = found
+        return found
+
+    def _cluster(self, home_post: str) -> tuple[str, str]:
+        sector = postcode_sector(home_post)
+        if sector is None:
+            found = ("", "missing_or_invalid_postcode")
+        else:
+            cluster = self.sector_map.get(sector)
+            found = (cluster, "") if cluster is not None else ("", "unknown_postcode_sector")
+        if len(self._posts) < _MEMO_LIMIT:
+            self._posts[home_post] = found
+        return found
 
     def episode(
         self,
@@ -75,8 +104,11 @@ class EpisodeParser:
         child = child.strip()
         if not child:
             return self._reject(where, "CHILD", "missing")
+        if parse is not self._parse:  # the memo holds one parser's results
+            self._parse, self._dates = parse, {}
+        dates = self._dates
         try:
-            decom = parse(decom_text)
+            decom, decom_iso = dates.get(decom_text) or self._date(decom_text, parse)
         except ValueError:
             return self._reject(where, "DECOM", "invalid_date: expected dd/mm/yyyy")
         rne, ls = rne.strip().upper(), ls.strip().upper()
@@ -85,7 +117,7 @@ class EpisodeParser:
         dec: date | None = None
         if dec_text.strip():
             try:
-                dec = parse(dec_text)
+                dec = (dates.get(dec_text) or self._date(dec_text, parse))[0]
             except ValueError:
                 return self._reject(where, "DEC", "invalid_date: expected dd/mm/yyyy")
             if dec < decom:
@@ -103,25 +135,24 @@ class EpisodeParser:
         if not (starts or ends):
             report.ignored += 1  # a change within a period of care, or a short break
             return ()
-        sector = postcode_sector(home_post)
-        if sector is None:
-            return self._reject(where, "HOME_POST", "missing_or_invalid_postcode")
-        cluster = self.sector_map.get(sector)
-        if cluster is None:
-            return self._reject(where, "HOME_POST", "unknown_postcode_sector")
-        ref = self.pseudonymise(child)
-        # (CHILD, DECOM) identifies an episode across overlapping yearly returns.
-        if starts and ends and dec is not None:
+        cluster, reason = self._posts.get(home_post) or self._cluster(home_post)
+        if reason:
+            return self._reject(where, "HOME_POST", reason)
+        if child != self._child:  # a child's episodes sit on consecutive rows
+            self._child, self._ref = child, self.pseudonymise(child)
+        ref = self._ref
+        # (CHILD, DECOM) identifies an episode across overlapping yearly returns. tuple.__new__
+        # skips NamedTuple's Python-level constructor (a million records go through here).
+        if starts and ends:
             report.records += 2
             return (
-                ServiceRecord("cla_start", cluster, decom, ref, f"903:{ref}:{decom}:S"),
-                ServiceRecord("cla_end", cluster, dec, ref, f"903:{ref}:{decom}:E"),
+                _new(ServiceRecord, ("cla_start", cluster, decom, ref, f"903:{ref}:{decom_iso}:S")),
+                _new(ServiceRecord, ("cla_end", cluster, dec, ref, f"903:{ref}:{decom_iso}:E")),
             )
         report.records += 1
         if starts:
-            return (ServiceRecord("cla_start", cluster, decom, ref, f"903:{ref}:{decom}:S"),)
-        assert dec is not None
-        return (ServiceRecord("cla_end", cluster, dec, ref, f"903:{ref}:{decom}:E"),)
+            return (_new(ServiceRecord, ("cla_start", cluster, decom, ref, f"903:{ref}:{decom_iso}:S")),)
+        return (_new(ServiceRecord, ("cla_end", cluster, dec, ref, f"903:{ref}:{decom_iso}:E")),)
 
     def _reject(self, where: int | str, field: str, reason: str) -> tuple[ServiceRecord, ...]:
         self.report.reject(f"row {where}" if isinstance(where, int) else where, field, reason)
@@ -164,10 +195,10 @@ def read_header_file(lines: Iterable[str], report: ImportReport) -> dict[str, da
 def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[ServiceRecord]:
     """Rows of the episodes file. A first row starting with CHILD names the columns; otherwise the
     standard SSDA903 column order is assumed. Positional access keeps a million rows fast."""
-    reader = csv.reader(lines)
     columns: tuple[str, ...] = EPISODE_COLUMNS
     pick: Callable[[list[str]], Any] | None = None
-    for number, cells in enumerate(reader, start=1):
+    episode = parser.episode
+    for number, cells in enumerate(csv.reader(lines), start=1):
         if pick is None:
             if cells and cells[0].strip().upper() == "CHILD":
                 columns = tuple(c.strip().upper() for c in cells)
@@ -183,7 +214,7 @@ def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[
             parser.report.rows_read += 1
             parser.report.reject(f"row {number}", "*", f"expected {len(columns)} columns")
             continue
-        yield from parser.episode(number, *pick(cells))
+        yield from episode(number, *pick(cells))
 
 
 def _picker(columns: tuple[str, ...]) -> Callable[[list[str]], Any]:
