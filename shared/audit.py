@@ -33,10 +33,9 @@ async def record_many(
     """One row per resource, so a list read of ten families leaves ten read rows."""
     if not resource_ids:
         return
-    table = session_infra(session).audit_log
     request_id = current_request_id()
     await session.execute(
-        table.insert(),
+        session_infra(session).audit_insert,
         [
             {
                 "actor": actor.sub,

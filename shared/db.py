@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Insert,
     Integer,
     LargeBinary,
     MetaData,
@@ -47,6 +48,14 @@ class InfraTables:
     processed_events: Table
     audit_log: Table
     idempotency_keys: Table
+
+    @property
+    def outbox_insert(self) -> Insert:
+        return _OUTBOX_INSERTS.setdefault(self.schema, self.outbox.insert())
+
+    @property
+    def audit_insert(self) -> Insert:
+        return _AUDIT_INSERTS.setdefault(self.schema, self.audit_log.insert())
 
 
 def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
@@ -105,6 +114,8 @@ def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
 
 
 _INFRA: dict[str, InfraTables] = {}
+_OUTBOX_INSERTS: dict[str, Insert] = {}
+_AUDIT_INSERTS: dict[str, Insert] = {}
 
 
 def make_metadata(schema: str) -> MetaData:

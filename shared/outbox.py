@@ -20,15 +20,18 @@ async def emit(
 ) -> EventEnvelope:
     infra = session_infra(session)
     envelope = build_envelope(session_service(session), event_type, subject_id, payload)  # type: ignore[arg-type]
+    # One statement object per table, parameters passed separately: SQLAlchemy then reuses its
+    # compiled form instead of coercing fresh .values() on every write (a hot path).
     await session.execute(
-        infra.outbox.insert().values(
-            event_id=envelope.event_id,
-            type=envelope.type,
-            version=envelope.version,
-            occurred_at=envelope.occurred_at,
-            subject_id=envelope.subject_id,
-            payload=envelope.payload,
-        )
+        infra.outbox_insert,
+        {
+            "event_id": envelope.event_id,
+            "type": envelope.type,
+            "version": envelope.version,
+            "occurred_at": envelope.occurred_at,
+            "subject_id": envelope.subject_id,
+            "payload": envelope.payload,
+        },
     )
     if session.info.get("outbox_notify"):
         # NOTIFY is delivered at commit (and dropped on rollback): it wakes the relay exactly when

@@ -1,7 +1,6 @@
 from typing import Any
 
-from sqlalchemy import Label, Select, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.clusters.models import Cluster
@@ -18,20 +17,25 @@ def list_stmt() -> Select[Any]:
     return select(Cluster)
 
 
-async def upsert(session: AsyncSession, code: str, values: dict[str, Any]) -> tuple[Cluster, bool]:
-    """Insert or update in one atomic statement. Returns (cluster, created)."""
-    stmt = insert(Cluster).values(code=code, revision=1, **values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Cluster.code],
-        set_={**values, "revision": Cluster.revision + 1, "updated_at": stmt.excluded.updated_at},
-    )
-    # xmax is 0 on a freshly inserted row version and non-zero on an updated one.
-    created_col: Label[bool] = literal_column("(xmax = 0)").label("created")
-    row = (
-        await session.execute(
-            select(Cluster, created_col)
-            .from_statement(stmt.returning(Cluster, created_col))
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return row[0], bool(row[1])
+_UPSERT = text(
+    """
+    INSERT INTO formulation.clusters (code, name, res_start, co_located, revision)
+    VALUES (:code, :name, :res_start, :co_located, 1)
+    ON CONFLICT (code) DO UPDATE SET
+        name = EXCLUDED.name,
+        res_start = EXCLUDED.res_start,
+        co_located = EXCLUDED.co_located,
+        revision = clusters.revision + 1,
+        updated_at = now()
+    RETURNING code, name, res_start, co_located, revision, (xmax = 0) AS created
+    """
+)
+
+
+async def upsert(session: AsyncSession, code: str, values: dict[str, Any]) -> tuple[Row[Any], bool]:
+    """Insert or update in one atomic statement (a hot path: plain SQL, compiled once).
+
+    Returns the stored row and whether it was created (xmax is 0 on a freshly inserted row version).
+    """
+    row = (await session.execute(_UPSERT, {"code": code, **values})).one()
+    return row, bool(row.created)

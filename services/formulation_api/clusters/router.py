@@ -25,10 +25,10 @@ ClusterCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", examples=["R
 )
 async def put_cluster(
     user: Admin, code: ClusterCode, body: ClusterPut, session: DbSession, response: Response
-) -> Cluster:
+) -> ClusterOut:
     cluster, created = await service.upsert(session, user, code, body)
     response.status_code = 201 if created else 200
-    return cluster
+    return ClusterOut.model_validate(cluster)
 
 
 @router.get("", response_model=Page[ClusterOut], summary="List clusters")
