@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import infra_for
@@ -27,6 +28,7 @@ from shared.queues import job_id, queue_name
 from shared.settings import plain_url
 
 log = logging.getLogger("rethink.relay")
+PRUNE_EVERY_SECONDS = 600
 HANDLE_EVENT = "handle_event"
 
 
@@ -99,6 +101,40 @@ class Relay:
                 _queue_name=queue_name(self.queue_prefix, consumer),
             )
 
+    async def prune(
+        self,
+        *,
+        outbox_days: float = 7,
+        processed_days: float = 30,
+        idempotency_hours: float = 24,
+    ) -> dict[str, int]:
+        """Housekeeping: relayed outbox rows, old processed-event ids and expired idempotency keys.
+
+        Processed-event ids are kept far longer than arq can redeliver a job (its results live an
+        hour), so dropping them cannot let a duplicate through.
+        """
+        infra = infra_for(self.schema)
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            outbox = await conn.execute(
+                delete(infra.outbox).where(infra.outbox.c.published_at < now - timedelta(days=outbox_days))
+            )
+            processed = await conn.execute(
+                delete(infra.processed_events).where(
+                    infra.processed_events.c.processed_at < now - timedelta(days=processed_days)
+                )
+            )
+            keys = await conn.execute(
+                delete(infra.idempotency_keys).where(
+                    infra.idempotency_keys.c.created_at < now - timedelta(hours=idempotency_hours)
+                )
+            )
+        return {
+            "outbox": outbox.rowcount,
+            "processed_events": processed.rowcount,
+            "idempotency_keys": keys.rowcount,
+        }
+
     async def drain(self) -> int:
         total = 0
         while (n := await self.run_once()) > 0:
@@ -110,7 +146,14 @@ class Relay:
         wake = asyncio.Event()
         listener: asyncpg.Connection | None = None
         backoff = 0.5
+        next_prune = 0.0
         while not stop.is_set():
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                try:
+                    await self.prune()
+                except Exception as exc:
+                    log.warning("prune failed", extra={"service": self.service, "error": type(exc).__name__})
             if listen and (listener is None or listener.is_closed()):
                 listener = await self._listen(wake)
             try:

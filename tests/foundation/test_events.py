@@ -208,3 +208,37 @@ async def test_worker_liveness_key_read_by_the_health_check(backbone, servers):
     assert await asyncio.to_thread(healthcheck.check_worker, env) is False  # no loop has run yet
     await backbone.worker("goals").main()
     assert await asyncio.to_thread(healthcheck.check_worker, env) is True
+
+
+async def test_prune_drops_only_what_has_expired(formulation_client, auth, backbone):
+    await _put(formulation_client, auth, "P-1")
+    await _put(formulation_client, auth, "P-2")
+    relay = backbone.relay("formulation")
+    await relay.drain()
+    engine = backbone.engines["formulation"]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "update formulation.outbox set published_at = now() - interval '8 days' "
+                "where subject_id = 'P-1'"
+            )
+        )
+        await conn.execute(
+            text(
+                "insert into formulation.processed_events (event_id, event_type, occurred_at, processed_at) "
+                "values (gen_random_uuid(), 'x', now(), now() - interval '31 days'), "
+                "(gen_random_uuid(), 'x', now(), now())"
+            )
+        )
+        await conn.execute(
+            text(
+                "insert into formulation.idempotency_keys (actor, key, request_hash, status_code, "
+                "content_type, response_body, created_at) values "
+                "('a', 'old', 'h', 201, 'j', '', now() - interval '25 hours'), "
+                "('a', 'new', 'h', 201, 'j', '', now())"
+            )
+        )
+    assert await relay.prune() == {"outbox": 1, "processed_events": 1, "idempotency_keys": 1}
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("select subject_id from formulation.outbox")) == "P-2"
+        assert await conn.scalar(text("select key from formulation.idempotency_keys")) == "new"
