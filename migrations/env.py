@@ -17,9 +17,7 @@ from shared.registry import load
 from shared.settings import asyncpg_url
 
 config = context.config
-service_name = config.attributes.get("service") or context.get_x_argument(as_dictionary=True).get(
-    "service"
-)
+service_name = config.attributes.get("service") or context.get_x_argument(as_dictionary=True).get("service")
 if not service_name:
     raise SystemExit("choose a service: alembic -x service=formulation|goals|metrics ...")
 service = load(service_name)
@@ -64,9 +62,7 @@ def _run(connection: Connection) -> None:
             context.run_migrations()
         connection.commit()
     finally:
-        connection.execute(
-            text("SELECT pg_advisory_unlock(:k)"), {"k": zlib.crc32(SCHEMA.encode())}
-        )
+        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": zlib.crc32(SCHEMA.encode())})
         connection.commit()
 
 

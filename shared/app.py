@@ -118,6 +118,10 @@ async def _outbox_and_queue_stats(app: FastAPI) -> None:
             )
         ).one()
     pending, oldest = row
+    dead = infra_for(spec.schema).dead_events
+    async with app.state.engine.connect() as conn:
+        parked = await conn.scalar(select(func.count()).select_from(dead))
+    metrics.dead_events.labels(spec.name).set(parked or 0)
     metrics.outbox_pending.labels(spec.name).set(pending)
     metrics.outbox_lag.labels(spec.name).set(
         0 if oldest is None else max(0.0, time.time() - oldest.timestamp())

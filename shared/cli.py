@@ -99,6 +99,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay_dead(args: argparse.Namespace) -> int:
+    from shared.consumer import replay_dead_events
+    from shared.db import create_engine, create_sessionmaker
+
+    svc = load(args.service)
+    settings = svc.settings()
+    configure_logging(settings.log_level)
+
+    async def main() -> tuple[int, int]:
+        engine = create_engine(settings.require_database_url(), pool_size=2, max_overflow=0)
+        try:
+            sessionmaker = create_sessionmaker(engine, service=svc.name, schema=svc.schema)
+            return await replay_dead_events(sessionmaker, svc.schema, svc.handlers, args.event_id)
+        finally:
+            await engine.dispose()
+
+    replayed, failing = asyncio.run(main())
+    print(f"replayed {replayed}; still failing {failing}")
+    return 0 if failing == 0 else 1
+
+
 def _wait_healthy(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -234,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     wrk = sub.add_parser("worker", help="run relays and event consumers (all services by default)")
     wrk.add_argument("--service", action="append", choices=SERVICE_NAMES)
     wrk.set_defaults(func=cmd_worker)
+
+    rep = sub.add_parser("replay-dead", help="apply events parked after their last failed attempt")
+    rep.add_argument("service", choices=SERVICE_NAMES)
+    rep.add_argument("--event-id", action="append", help="only these events (repeatable)")
+    rep.set_defaults(func=cmd_replay_dead)
 
     with contextlib.suppress(ModuleNotFoundError):
         from services.metrics_worker.cli import register

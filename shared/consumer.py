@@ -15,6 +15,7 @@ from arq import Retry
 from arq.connections import ArqRedis
 from arq.cron import CronJob
 from arq.worker import Worker
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,12 +55,44 @@ async def apply_event(
     return True
 
 
+async def _park(ctx: dict[str, Any], envelope: EventEnvelope, exc: Exception, attempts: int) -> None:
+    """Keep an event that failed every attempt, so it is replayed rather than lost."""
+    dead = infra_for(ctx["schema"]).dead_events
+    async with ctx["sessionmaker"]() as session, session.begin():
+        await session.execute(
+            insert(dead)
+            .values(
+                event_id=envelope.event_id,
+                event_type=envelope.type,
+                envelope=envelope.model_dump(mode="json"),
+                error_type=type(exc).__name__,
+                attempts=attempts,
+            )
+            .on_conflict_do_update(
+                index_elements=[dead.c.event_id],
+                set_={"error_type": type(exc).__name__, "attempts": attempts, "failed_at": func.now()},
+            )
+        )
+
+
 async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
     envelope = EventEnvelope.model_validate(data)
     try:
         applied = await apply_event(ctx["sessionmaker"], ctx["schema"], ctx["handlers"], envelope)
     except Exception as exc:
         attempt = ctx.get("job_try", 1)
+        if attempt >= ctx.get("max_tries", 25):
+            await _park(ctx, envelope, exc, attempt)
+            log.error(
+                "event parked in dead_events after its last attempt; replay with rethink replay-dead",
+                extra={
+                    "event_id": str(envelope.event_id),
+                    "event_type": envelope.type,
+                    "attempt": attempt,
+                    "error": type(exc).__name__,
+                },
+            )
+            return "dead"
         log.warning(
             "event handler failed; will retry",
             extra={
@@ -70,7 +103,7 @@ async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
             },
         )
         raise Retry(defer=min(2 ** (attempt - 1), 60) * 0.5) from exc
-    lag_hook = ctx.get("on_applied")
+    lag_hook = ctx.get("on_applied")  # observed by the worker's metrics, when it has any
     if applied and lag_hook is not None:
         lag_hook(envelope, time.time() - envelope.occurred_at.timestamp())
     return "applied" if applied else "duplicate"
@@ -97,6 +130,7 @@ def build_worker(
         "schema": schema,
         "handlers": handlers,
         "sessionmaker": sessionmaker,
+        "max_tries": max_tries,
         **(extra_ctx or {}),
     }
     return Worker(
@@ -120,3 +154,30 @@ def _named(name: str, fn: Any) -> Any:
     from arq.worker import func
 
     return func(fn, name=name)
+
+
+async def replay_dead_events(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    schema: str,
+    handlers: Mapping[str, EventHandler],
+    event_ids: list[str] | None = None,
+) -> tuple[int, int]:
+    """Apply parked events again (after the fault is fixed). Returns (replayed, still failing)."""
+    dead = infra_for(schema).dead_events
+    async with sessionmaker() as session:
+        stmt = select(dead.c.event_id, dead.c.envelope).order_by(dead.c.failed_at)
+        if event_ids:
+            stmt = stmt.where(dead.c.event_id.in_(event_ids))
+        rows = (await session.execute(stmt)).all()
+    replayed = failing = 0
+    for event_id, data in rows:
+        try:
+            await apply_event(sessionmaker, schema, handlers, EventEnvelope.model_validate(data))
+        except Exception as exc:
+            failing += 1
+            log.warning("replay failed", extra={"event_id": str(event_id), "error": type(exc).__name__})
+            continue
+        async with sessionmaker() as session, session.begin():
+            await session.execute(delete(dead).where(dead.c.event_id == event_id))
+        replayed += 1
+    return replayed, failing

@@ -48,6 +48,7 @@ class InfraTables:
     processed_events: Table
     audit_log: Table
     idempotency_keys: Table
+    dead_events: Table
 
     @property
     def outbox_insert(self) -> Insert:
@@ -110,7 +111,17 @@ def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
         Column("created_at", ts, nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("actor", "key"),
     )
-    return InfraTables(schema, outbox, processed, audit, idem)
+    dead = Table(
+        "dead_events",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("error_type", String(200), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("failed_at", ts, nullable=False, server_default=func.now()),
+    )
+    return InfraTables(schema, outbox, processed, audit, idem, dead)
 
 
 _INFRA: dict[str, InfraTables] = {}

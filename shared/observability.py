@@ -52,6 +52,12 @@ class ServiceMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.dead_events = Gauge(
+            "rethink_dead_events",
+            "Events parked after their last failed attempt (replay with rethink replay-dead)",
+            ["service"],
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "rethink_consumer_lag_seconds",
             "Age of the oldest event waiting for this consumer",

@@ -242,3 +242,29 @@ async def test_prune_drops_only_what_has_expired(formulation_client, auth, backb
     async with engine.connect() as conn:
         assert await conn.scalar(text("select subject_id from formulation.outbox")) == "P-2"
         assert await conn.scalar(text("select key from formulation.idempotency_keys")) == "new"
+
+
+async def test_event_failing_every_attempt_is_parked_then_replayed_once(
+    formulation_client, goals_client, auth, backbone, deliver_events, effect_engine, services
+):
+    from shared.consumer import replay_dead_events
+
+    goals = _svc(backbone, "goals")
+    await _put(formulation_client, auth, "D-1")
+    await backbone.relay("formulation").drain()
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals", fail_first=99)):
+        await backbone.worker("goals", max_tries=3).main()
+    async with backbone.engines["goals"].connect() as conn:
+        parked = (
+            await conn.execute(text("select event_type, error_type, attempts from goals.dead_events"))
+        ).all()
+        processed = await conn.scalar(text("select count(*) from goals.processed_events"))
+    assert [tuple(r) for r in parked] == [("cluster.upserted", "RuntimeError", 3)]
+    assert processed == 0 and await effects(effect_engine, "goals") == []
+    metrics_text = (await goals_client.get("/metrics")).text
+    assert 'rethink_dead_events{service="goals"} 1.0' in metrics_text
+    # the fault is fixed: replay applies it once and clears the parking place
+    with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
+        assert await replay_dead_events(backbone.sessionmakers["goals"], "goals", goals.handlers) == (1, 0)
+        assert await replay_dead_events(backbone.sessionmakers["goals"], "goals", goals.handlers) == (0, 0)
+    assert [s for _, s in await effects(effect_engine, "goals")] == ["D-1"]

@@ -16,8 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_backbone('goals')
+    create_backbone("goals")
 
 
 def downgrade() -> None:
-    drop_backbone('goals')
+    drop_backbone("goals")

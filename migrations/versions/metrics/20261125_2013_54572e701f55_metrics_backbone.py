@@ -16,8 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    create_backbone('metrics')
+    create_backbone("metrics")
 
 
 def downgrade() -> None:
-    drop_backbone('metrics')
+    drop_backbone("metrics")
