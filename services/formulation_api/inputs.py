@@ -1,45 +1,24 @@
 """Input rules every request body of this service shares.
 
-PostgreSQL text cannot hold a NUL character, so a string carrying one would fail at the database
-as a 500; it is refused up front as a 422 naming the field. Dates of things that happened (a
-referral received, a session held, a consent given) cannot be in the future; one day of slack
-covers the hour a UK evening is already tomorrow in UTC. A date before 2000 is a typing error
+NUL characters are refused for every service by `shared.schemas.RequestModel`. Dates of things
+that happened (a referral received, a session held, a consent given) cannot be in the future; one
+day of slack covers the hour a UK evening is already tomorrow in UTC. A date before 2000 is a typing error
 (RES teams began in 2017) that would otherwise land in the monthly series as year 1.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from shared.schemas import RequestModel as SharedRequestModel
+# NUL characters are refused by the shared request model itself; re-exported for this service's schemas.
+from shared.schemas import RequestModel
 
 SLACK = timedelta(days=1)
 EARLIEST = date(2000, 1, 1)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple | set):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return False
-
-
-class RequestModel(SharedRequestModel):
-    """The shared request model, refusing NUL characters in any string field."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise PydanticCustomError("no_nul_character", "text may not contain a NUL character")
-        return value
 
 
 def _plausible(value: date) -> None:
@@ -65,3 +44,5 @@ def _not_future_datetime(value: datetime) -> datetime:
 
 PastDate = Annotated[date, AfterValidator(_not_future_date)]
 PastDateTime = Annotated[datetime, AfterValidator(_not_future_datetime)]
+
+__all__ = ["PastDate", "PastDateTime", "RequestModel"]
