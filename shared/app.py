@@ -110,17 +110,17 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _outbox_and_queue_stats(app: FastAPI) -> None:
     spec: ServiceSpec = app.state.spec
     metrics: ServiceMetrics = app.state.metrics
-    outbox = infra_for(spec.schema).outbox
-    async with app.state.engine.connect() as conn:
-        row = (
+    infra = infra_for(spec.schema)
+    outbox = infra.outbox
+    parked_count = select(func.count()).select_from(infra.dead_events).scalar_subquery()
+    async with app.state.engine.connect() as conn:  # one round trip per scrape
+        pending, oldest, parked = (
             await conn.execute(
-                select(func.count(), func.min(outbox.c.occurred_at)).where(outbox.c.published_at.is_(None))
+                select(func.count(), func.min(outbox.c.occurred_at), parked_count).where(
+                    outbox.c.published_at.is_(None)
+                )
             )
         ).one()
-    pending, oldest = row
-    dead = infra_for(spec.schema).dead_events
-    async with app.state.engine.connect() as conn:
-        parked = await conn.scalar(select(func.count()).select_from(dead))
     metrics.dead_events.labels(spec.name).set(parked or 0)
     metrics.outbox_pending.labels(spec.name).set(pending)
     metrics.outbox_lag.labels(spec.name).set(
