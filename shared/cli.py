@@ -78,6 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         workers=args.workers,
         proxy_headers=True,
+        access_log=False,  # RequestContextMiddleware writes the request log line
     )
     return 0
 

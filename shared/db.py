@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    event,
+    exc,
     func,
     text,
 )
@@ -143,15 +146,69 @@ def infra_for(schema: str) -> InfraTables:
     return _INFRA[schema]
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False
+) -> AsyncEngine:
     # hide_parameters: a database error's message must not carry row values (personal data) into logs.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "checkout", _discard_closed_connection)
+    return engine
+
+
+def _discard_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A free stand-in for pre-ping: when PostgreSQL restarts it closes every socket, and asyncpg
+    marks the connection closed as soon as the event loop sees that. Such a connection is
+    replaced at checkout instead of failing the request that drew it. (A round-trip ping on every
+    checkout, `RETHINK_DB_POOL_PRE_PING`, also catches a peer that vanished without closing.)"""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise exc.DisconnectionError("connection closed by the server")
+
+
+class ConnectionGate:
+    """Lets at most as many requests use the database at once as the pool has connections; the
+    rest wait here, in arrival order.
+
+    SQLAlchemy's async pool turns every waiter into a task with a timeout, which under sustained
+    load cost more than the query itself and spread latencies widely; waiting on a semaphore costs
+    next to nothing. A request that waits longer than ``timeout`` gets a 503.
+    """
+
+    def __init__(self, size: int, timeout: float = 30.0) -> None:
+        self.size = size
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(size)
+
+    async def acquire(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # a free slot: no waiting, no timer
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(self.timeout) from None
+
+    def release(self) -> None:
+        self._slots.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.release()
+
+
+class DatabaseBusy(Exception):
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"no database connection free within {waited:.0f} s")
+        self.waited = waited
 
 
 def create_sessionmaker(

@@ -12,40 +12,89 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.auth import authenticate
-from shared.db import session_infra
+from shared.db import ConnectionGate, session_infra
 from shared.errors import Problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
+class UnitOfWork:
+    """The request's database work: a session opened on first use, committed only on success.
+
+    A route that never touches the session (or writes with one atomic statement, shared.atomic)
+    pays nothing for it.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], gate: ConnectionGate) -> None:
+        self.sessionmaker = sessionmaker
+        self.gate = gate
+        self._session: AsyncSession | None = None
+
+    async def open(self) -> AsyncSession:
+        """The request's session (the first call waits for a free connection slot)."""
+        if self._session is None:
+            await self.gate.acquire()
+            self._session = self.sessionmaker()
+        return self._session
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work has no session yet: await uow.open()")
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            try:
+                await self._session.close()
+            finally:
+                self._session = None
+                self.gate.release()
+
+
 class UnitOfWorkRoute(APIRoute):
-    """Opens the request's session, and commits it only when the route answered 2xx/3xx."""
+    """Gives the request a unit of work, and commits it only when the route answered 2xx/3xx."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
-            async with request.app.state.sessionmaker() as session:
-                request.state.db = session
-                claim = await _claim_idempotency_key(request, session)
+            uow = UnitOfWork(request.app.state.sessionmaker, request.app.state.gate)
+            request.state.uow = uow
+            try:
+                claim = await _claim_idempotency_key(request, uow)
                 if isinstance(claim, Response):
                     return claim
                 try:
                     response = await original(request)
                 except BaseException:
-                    await session.rollback()
+                    await uow.rollback()
                     raise
                 if response.status_code >= 400:
-                    await session.rollback()
+                    await uow.rollback()
                     return response
                 if claim is not None:
-                    await _store_idempotent_response(session, claim, response)
-                await session.commit()
+                    await _store_idempotent_response(uow.session, claim, response)
+                await uow.commit()
                 return response
+            finally:
+                await uow.close()
 
         return handler
 
@@ -64,7 +113,7 @@ class _Claim:
         self.key = key
 
 
-async def _claim_idempotency_key(request: Request, session: AsyncSession) -> _Claim | Response | None:
+async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | Response | None:
     """Reserve the key in this transaction, or replay the response stored for it.
 
     The row is inserted before the work, so a concurrent retry with the same key waits on the row
@@ -81,6 +130,7 @@ async def _claim_idempotency_key(request: Request, session: AsyncSession) -> _Cl
             field="header.Idempotency-Key",
         )
     principal = await authenticate(request)
+    session = await uow.open()
     body = await request.body()
     digest = hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest()
     table = session_infra(session).idempotency_keys

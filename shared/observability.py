@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -65,6 +65,20 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.service = service
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a request and its latency (label children cached: labels() is not free)."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(self.service, method, route, str(status)),
+                self.latency.labels(self.service, method, route),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class RequestContextMiddleware:
@@ -93,8 +107,14 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        incoming = length = None
+        for key, value in scope["headers"]:  # one pass: this runs on every request
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif key == b"content-length":
+                length = value
+        request_id = incoming if incoming and _REQUEST_ID_RE.match(incoming) else os.urandom(16).hex()
+        request_id_header = (b"x-request-id", request_id.encode())
         token = request_id_var.set(request_id)
         start = time.perf_counter()
         status_holder = {"status": 500}
@@ -102,14 +122,11 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
-        limit = self._limit(scope.get("path", ""))
+        limit = self._limit(scope["path"]) if self.upload_limits else self.max_body_bytes
         try:
-            length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 await _send_problem(send_with_id, _too_large(limit))
                 return
@@ -134,8 +151,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             method = scope.get("method", "")
             status = status_holder["status"]
-            self.metrics.requests.labels(self.metrics.service, method, template, str(status)).inc()
-            self.metrics.latency.labels(self.metrics.service, method, template).observe(elapsed)
+            self.metrics.observe(method, template, status, elapsed)
             log.info(
                 "request",
                 extra={
@@ -172,10 +188,3 @@ async def _send_problem(send: Send, problem: Problem) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def _header(scope: Scope, name: bytes) -> Any:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return None

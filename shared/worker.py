@@ -23,7 +23,12 @@ async def run_workers(service_names: Sequence[str], stop: asyncio.Event) -> None
     cleanups = []
     for svc in services:
         settings = svc.settings()
-        engine = create_engine(settings.require_database_url(), pool_size=5, max_overflow=5)
+        engine = create_engine(
+            settings.require_database_url(),
+            pool_size=5,
+            max_overflow=5,
+            pre_ping=settings.db_pool_pre_ping,
+        )
         sessionmaker = create_sessionmaker(
             engine, service=svc.name, schema=svc.schema, outbox_notify=settings.outbox_notify
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.errors import Problem
 from tests.support import client_for, make_token, settings_for
 
 ISSUER, AUDIENCE = "https://idp.example.test/", "rethink-api"
@@ -54,20 +56,22 @@ def _token(key, **overrides) -> str:  # type: ignore[no-untyped-def]
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
 
 
+def _production_settings(svc, servers, jwks_url):  # type: ignore[no-untyped-def]
+    return settings_for(
+        svc,
+        servers,
+        env="production",
+        jwks_url=jwks_url,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_secret=None,
+    )
+
+
 async def test_rs256_against_jwks(idp, servers, services):
     key, jwks_url = idp
     svc = next(s for s in services if s.name == "formulation")
-    app = svc.create_app(
-        settings_for(
-            svc,
-            servers,
-            env="production",
-            jwks_url=jwks_url,
-            jwt_issuer=ISSUER,
-            jwt_audience=AUDIENCE,
-            jwt_secret=None,
-        )
-    )
+    app = svc.create_app(_production_settings(svc, servers, jwks_url))
     async with app.router.lifespan_context(app), client_for(app, "prod") as client:
         ok = await client.get("/v1/clusters", headers={"Authorization": f"Bearer {_token(key)}"})
         assert ok.status_code == 200, ok.text
@@ -88,3 +92,31 @@ def test_production_requires_jwks(servers, services):
     svc = next(s for s in services if s.name == "formulation")
     with pytest.raises(RuntimeError, match="JWKS"):
         svc.create_app(settings_for(svc, servers, env="production", jwks_url=None))
+
+
+async def test_verified_tokens_are_reused_only_until_they_expire(idp, servers, services, monkeypatch):
+    key, jwks_url = idp
+    svc = next(s for s in services if s.name == "formulation")
+    settings = _production_settings(svc, servers, jwks_url)
+    from shared.auth import Authenticator
+
+    authenticator = Authenticator(settings)
+    calls = 0
+    verify = authenticator._verify_signature
+
+    async def counting(token: str):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return await verify(token)
+
+    monkeypatch.setattr(authenticator, "_verify_signature", counting)
+    token = _token(key, exp=int(time.time()) + 2)
+    first = await authenticator.verify(token)
+    second = await authenticator.verify(token)
+    assert first == second and first.sub == "u-42"
+    assert calls == 1  # the signature was checked once
+    await asyncio.sleep(max(0.0, int(first.claims["exp"]) - time.time()) + 0.05)  # past its exp
+    with pytest.raises(Problem) as refused:
+        await authenticator.verify(token)
+    assert refused.value.status == 401
+    assert calls == 2

@@ -156,6 +156,18 @@ def test_payload_refuses_free_text():
         )
 
 
+async def _outbox_drained(engine, within: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    for _ in range(int(within / 0.1)):
+        async with engine.connect() as conn:
+            pending = await conn.scalar(
+                text("select count(*) from formulation.outbox where published_at is null")
+            )
+        if pending == 0:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def test_notify_wakes_a_listening_relay(backbone, services):
     """With RETHINK_OUTBOX_NOTIFY the relay is woken at commit, long before its (here 60 s) poll."""
     from shared.db import create_sessionmaker
@@ -177,15 +189,28 @@ async def test_notify_wakes_a_listening_relay(backbone, services):
             payload={"cluster_code": "N-1", "res_start": None, "co_located": False},
         )
     try:
-        for _ in range(100):
-            async with engine.connect() as conn:
-                pending = await conn.scalar(
-                    text("select count(*) from formulation.outbox where published_at is null")
-                )
-            if pending == 0:
-                break
-            await asyncio.sleep(0.1)
-        assert pending == 0
+        assert await _outbox_drained(backbone.engines["formulation"])
+    finally:
+        stop.set()
+        await task
+
+
+async def test_notify_from_an_atomic_write_wakes_the_relay(backbone, services, servers, auth):
+    """The cluster PUT writes row, audit and event in one statement; with NOTIFY on it notifies too."""
+    from tests.support import client_for, settings_for
+
+    svc = next(s for s in services if s.name == "formulation")
+    app = svc.create_app(settings_for(svc, servers, outbox_notify=True))
+    relay = backbone.relay("formulation")
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run_forever(poll_seconds=60, stop=stop, listen=True))
+    await asyncio.sleep(0.5)
+    try:
+        async with app.router.lifespan_context(app), client_for(app, "notify") as client:
+            body = {"name": "Notify", "res_start": None, "co_located": False}
+            r = await client.put("/v1/clusters/N-2", json=body, headers=auth("admin"))
+            assert r.status_code == 201
+        assert await _outbox_drained(backbone.engines["formulation"])
     finally:
         stop.set()
         await task

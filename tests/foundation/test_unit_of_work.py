@@ -19,7 +19,7 @@ from services.formulation_api.clusters.schemas import ClusterOut, ClusterPut
 from services.formulation_api.settings import Settings
 from shared.app import ServiceSpec, create_app
 from shared.auth import Principal, Role, allow
-from shared.deps import DbSession
+from shared.deps import DbSession, Uow
 from shared.errors import Problem
 from shared.http import APIRouter, check_if_match, etag_for
 from tests.support import client_for, settings_for
@@ -34,14 +34,27 @@ class Make(ClusterPut):
 
 
 @router.post("/clusters", status_code=201, response_model=ClusterOut)
-async def make(user: Admin, body: Make, session: DbSession):  # type: ignore[no-untyped-def]
+async def make(user: Admin, body: Make, uow: Uow, session: DbSession):  # type: ignore[no-untyped-def]
+    # The route holds a session, so the atomic upsert joins its transaction: a failure after the
+    # writes must undo them.
     cluster, _ = await clusters.upsert(
-        session, user, body.code, ClusterPut(**body.model_dump(exclude={"code", "fail"}))
+        uow, user, body.code, ClusterPut(**body.model_dump(exclude={"code", "fail"}))
     )
     if body.fail == "crash":
         raise RuntimeError("boom after the writes")
     if body.fail == "conflict":
         raise Problem(409, detail="refused after the writes", rule="test_rule")
+    return cluster
+
+
+@router.post("/solo-clusters", status_code=201, response_model=ClusterOut)
+async def make_alone(user: Admin, body: Make, uow: Uow):  # type: ignore[no-untyped-def]
+    # No session: the upsert runs as one autocommitted statement.
+    cluster, _ = await clusters.upsert(
+        uow, user, body.code, ClusterPut(**body.model_dump(exclude={"code", "fail"}))
+    )
+    if body.fail == "crash":
+        raise RuntimeError("boom after the write")
     return cluster
 
 
@@ -170,3 +183,54 @@ async def test_cors_preflight_for_configured_origin(servers, services):
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
         )
         assert "access-control-allow-origin" not in r.headers
+
+
+async def test_atomic_write_alone_stores_row_audit_and_event_together(client, auth, backbone):
+    r = await client.post("/t/solo-clusters", json=BODY, headers=auth("admin", sub="solo"))
+    assert r.status_code == 201 and r.json()["revision"] == 1
+    again = await client.post("/t/solo-clusters", json={**BODY, "name": "BCM 2"}, headers=auth("admin"))
+    assert again.json()["revision"] == 2
+    assert await _counts(backbone) == (1, 2, 2)
+    async with backbone.engines["formulation"].connect() as conn:
+        audit = (
+            await conn.execute(
+                text("select actor, action, resource_id, request_id from formulation.audit_log order by id")
+            )
+        ).all()
+        events = (
+            await conn.execute(text("select type, subject_id, payload from formulation.outbox order by id"))
+        ).all()
+    assert [(a.actor, a.action, a.resource_id) for a in audit] == [
+        ("solo", "create", "RES-9"),
+        ("admin-dev", "update", "RES-9"),
+    ]
+    assert audit[0].request_id == r.headers["x-request-id"]
+    assert [e.type for e in events] == ["cluster.upserted"] * 2
+    assert events[0].payload == {"cluster_code": "RES-9", "res_start": "2018-02-01", "co_located": True}
+
+
+async def test_atomic_write_alone_is_kept_when_the_route_fails_afterwards(client, auth, backbone):
+    # Documented behaviour (shared.atomic): without a session the statement commits as it runs,
+    # which is why such a write must be a route's last step.
+    r = await client.post("/t/solo-clusters", json={**BODY, "fail": "crash"}, headers=auth("admin"))
+    assert r.status_code == 500
+    assert await _counts(backbone) == (1, 1, 1)
+
+
+async def test_requests_beyond_the_pool_wait_for_a_slot_then_get_503(uow_app, auth, backbone):
+    from shared.db import ConnectionGate
+
+    gate = uow_app.state.gate
+    uow_app.state.gate = ConnectionGate(1, timeout=0.2)
+    try:
+        await uow_app.state.gate.acquire()  # another request holds the only connection
+        async with client_for(uow_app, "gate") as c:
+            r = await c.post("/t/solo-clusters", json=BODY, headers=auth("admin"))
+            assert r.status_code == 503 and r.json()["rule"] == "database_busy"
+            assert r.headers["retry-after"] == "1"
+            uow_app.state.gate.release()
+            r = await c.post("/t/solo-clusters", json=BODY, headers=auth("admin"))
+            assert r.status_code == 201
+    finally:
+        uow_app.state.gate = gate
+    assert (await _counts(backbone))[0] == 1

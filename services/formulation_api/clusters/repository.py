@@ -1,9 +1,10 @@
 from typing import Any
 
-from sqlalchemy import Row, Select, select, text
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.clusters.models import Cluster
+from shared.atomic import AtomicWrite
 
 
 async def get(session: AsyncSession, code: str, *, for_update: bool = False) -> Cluster | None:
@@ -17,8 +18,12 @@ def list_stmt() -> Select[Any]:
     return select(Cluster)
 
 
-_UPSERT = text(
-    """
+# A hot path (partner systems and the demo loader upsert clusters): the row, its audit row and its
+# cluster.upserted event in one statement. xmax is 0 on a freshly inserted row version.
+UPSERT = AtomicWrite(
+    schema="formulation",
+    resource_type="cluster",
+    change_sql="""
     INSERT INTO formulation.clusters (code, name, res_start, co_located, revision)
     VALUES (:code, :name, :res_start, :co_located, 1)
     ON CONFLICT (code) DO UPDATE SET
@@ -28,14 +33,5 @@ _UPSERT = text(
         revision = clusters.revision + 1,
         updated_at = now()
     RETURNING code, name, res_start, co_located, revision, (xmax = 0) AS created
-    """
+    """,
 )
-
-
-async def upsert(session: AsyncSession, code: str, values: dict[str, Any]) -> tuple[Row[Any], bool]:
-    """Insert or update in one atomic statement (a hot path: plain SQL, compiled once).
-
-    Returns the stored row and whether it was created (xmax is 0 on a freshly inserted row version).
-    """
-    row = (await session.execute(_UPSERT, {"code": code, **values})).one()
-    return row, bool(row.created)

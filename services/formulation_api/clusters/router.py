@@ -6,7 +6,7 @@ from services.formulation_api.clusters import repository, service
 from services.formulation_api.clusters.models import Cluster
 from services.formulation_api.clusters.schemas import ClusterOut, ClusterPut
 from shared.auth import ALL_ROLES, Principal, Role, allow
-from shared.deps import DbSession
+from shared.deps import DbSession, Uow
 from shared.errors import not_found
 from shared.http import APIRouter
 from shared.pagination import CursorParams, Page, paginate
@@ -23,12 +23,14 @@ ClusterCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", examples=["R
     summary="Create or update a cluster",
     responses={201: {"description": "Created"}},
 )
-async def put_cluster(
-    user: Admin, code: ClusterCode, body: ClusterPut, session: DbSession, response: Response
-) -> ClusterOut:
-    cluster, created = await service.upsert(session, user, code, body)
-    response.status_code = 201 if created else 200
-    return ClusterOut.model_validate(cluster)
+async def put_cluster(user: Admin, code: ClusterCode, body: ClusterPut, uow: Uow) -> Response:
+    cluster, created = await service.upsert(uow, user, code, body)
+    # Serialised here, once: returning the model would have FastAPI validate it a second time.
+    return Response(
+        ClusterOut.model_validate(cluster).model_dump_json(),
+        status_code=201 if created else 200,
+        media_type="application/json",
+    )
 
 
 @router.get("", response_model=Page[ClusterOut], summary="List clusters")

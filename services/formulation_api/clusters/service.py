@@ -1,25 +1,23 @@
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.formulation_api.clusters import repository
 from services.formulation_api.clusters.schemas import ClusterPut
-from shared import audit
 from shared.auth import Principal
-from shared.outbox import emit
+from shared.http import UnitOfWork
 
 
 async def upsert(
-    session: AsyncSession, actor: Principal, code: str, body: ClusterPut
-) -> tuple[Row[Any], bool]:
-    """Create or replace a cluster and tell the other services. Returns (cluster, created)."""
-    cluster, created = await repository.upsert(session, code, body.model_dump())
-    await audit.record(session, actor, "create" if created else "update", "cluster", code)
-    await emit(
-        session,
-        "cluster.upserted",
-        subject_id=code,
-        payload={"cluster_code": code, "res_start": body.res_start, "co_located": body.co_located},
+    uow: UnitOfWork, actor: Principal, code: str, body: ClusterPut
+) -> tuple[dict[str, Any], bool]:
+    """Create or replace a cluster, audit it and tell the other services, atomically.
+
+    Returns (cluster, created). Runs inside the unit of work's transaction when one is open, else
+    on its own (see shared.atomic).
+    """
+    values = body.model_dump()
+    event_payload = {"cluster_code": code, "res_start": body.res_start, "co_located": body.co_located}
+    row, _ = await repository.UPSERT.execute(
+        uow, actor, code, {"code": code, **values}, event=("cluster.upserted", code, event_payload)
     )
-    return cluster, created
+    assert row is not None  # an upsert always returns its row
+    return row, bool(row.pop("created"))
