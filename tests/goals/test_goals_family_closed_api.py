@@ -51,6 +51,9 @@ async def test_family_closed_closes_the_open_plan_with_its_reason(
     assert got["family_closed_on"] == days_ago(2).isoformat()
     assert got["closed_by"] == "event:family.closed"
     assert got["sustainability_plan_agreed"] is False
+    # Its active goal is discontinued on the closing date, by the event, as a worker would have.
+    (ended,) = got["goals"]
+    assert (ended["status"], ended["status_changed_on"]) == ("discontinued", days_ago(2).isoformat())
     # Another family's plan is not touched.
     still = (await goals_client.get(f"/v1/plans/{untouched['id']}", headers=worker)).json()
     assert (still["status"], still["family_closed_on"]) == ("open", None)
@@ -66,7 +69,21 @@ async def test_family_closed_closes_the_open_plan_with_its_reason(
         )
     assert closed.payload["reason_code"] == "escalated_to_area_social_work"
     assert (closed.payload["goals_total"], closed.payload["goals_improved"]) == (1, 1)
+    assert closed.payload["goals_achieved"] == 0
     assert actor == "event:family.closed"
+    async with backbone.engines["goals"].connect() as conn:
+        goal_actor = await conn.scalar(
+            text("select actor from goals.audit_log where action = 'update' and resource_id = :id"),
+            {"id": goal["id"]},
+        )
+        status = await conn.scalar(
+            text(
+                "select payload->>'status' from goals.outbox where type = 'goal.status_changed'"
+                " and payload->>'goal_id' = :id order by id desc limit 1"
+            ),
+            {"id": goal["id"]},
+        )
+    assert (goal_actor, status) == ("event:family.closed", "discontinued")
 
     report = (await goals_client.get("/v1/reports/closures", headers=auth("analyst"))).json()
     counts = {row["reason"]: row["count"] for row in report["rows"]}
@@ -88,6 +105,7 @@ async def test_sustainability_plan_can_follow_an_upstream_all_goals_achieved(
     await deliver_events()
     worker = auth("practitioner", sub="worker-1", teams=[TEAM])
     plan = await open_plan(goals_client, worker, f, opened_on=days_ago(10).isoformat())
+    goal = await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(8).isoformat())
     url = f"/v1/plans/{plan['id']}/sustainability-plan"
     early = await goals_client.post(url, json=SUSTAINABILITY_PLAN, headers=worker)
     assert (early.status_code, early.json()["rule"]) == (409, "plan_open")
@@ -99,6 +117,10 @@ async def test_sustainability_plan_can_follow_an_upstream_all_goals_achieved(
     assert (got["status"], got["closure_reason"]) == ("closed", "all_goals_achieved")
     assert got["closed_on"] == days_ago(10).isoformat()
     assert got["family_closed_on"] == days_ago(30).isoformat()
+    # The goals were achieved; a goal begun after the back-dated closure ends on its own first day.
+    assert [(g["id"], g["status"], g["status_changed_on"]) for g in got["goals"]] == [
+        (goal["id"], "achieved", days_ago(8).isoformat())
+    ]
     assert (await goals_client.get(url, headers=worker)).status_code == 404
 
     stranger = auth("practitioner", sub="worker-9", teams=[uuid.uuid4()])
@@ -131,7 +153,7 @@ async def test_unknown_closure_reason_marks_the_plan_and_stops_overdue_alerts(
     worker = auth("practitioner", sub="worker-1", teams=[TEAM])
     plan = await open_plan(goals_client, worker, f, opened_on=days_ago(40).isoformat())
     goal = await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(30).isoformat())
-    overdue = (await goals_client.get("/v1/reviews/overdue", headers=worker)).json()
+    overdue = (await goals_client.get("/v1/reviews/overdue", headers=worker)).json()["items"]
     assert [o["goal_id"] for o in overdue] == [goal["id"]]
 
     await _close_family(backbone, f.family_id, "moved_out_of_area", days_ago(1))
@@ -141,7 +163,7 @@ async def test_unknown_closure_reason_marks_the_plan_and_stops_overdue_alerts(
     assert (got["status"], got["family_closed_on"]) == ("open", days_ago(1).isoformat())
     listed = (await goals_client.get("/v1/plans", headers=worker)).json()["items"]
     assert listed[0]["family_closed_on"] == days_ago(1).isoformat()
-    assert (await goals_client.get("/v1/reviews/overdue", headers=worker)).json() == []
+    assert (await goals_client.get("/v1/reviews/overdue", headers=worker)).json()["items"] == []
     r = await goals_client.post(
         f"/v1/plans/{plan['id']}/close", json={"reason": "support_from_another_service"}, headers=worker
     )

@@ -234,18 +234,18 @@ async def test_overdue_reviews_per_worker(goals_client, auth, worker, ready):
     await add_goal(goals_client, other, plan2["id"], g, baseline_on=days_ago(10).isoformat())
     r = await goals_client.get("/v1/reviews/overdue", headers=worker)
     assert r.status_code == 200, r.text
-    overdue = {o["goal_id"]: o for o in r.json()}
+    overdue = {o["goal_id"]: o for o in r.json()["items"]}
     assert set(overdue) == {stale["id"], scored_late["id"]}
     assert overdue[stale["id"]]["days_overdue"] == 13
     assert overdue[scored_late["id"]]["due_on"] == days_ago(1).isoformat()
-    assert (await goals_client.get("/v1/reviews/overdue", headers=other)).json() == []
+    assert (await goals_client.get("/v1/reviews/overdue", headers=other)).json()["items"] == []
     manager = auth("team_manager", teams=[TEAM])
     team = await goals_client.get("/v1/reviews/overdue", headers=manager)
-    assert {o["lead_worker_sub"] for o in team.json()} == {"worker-1"}
+    assert {o["lead_worker_sub"] for o in team.json()["items"]} == {"worker-1"}
     later = await goals_client.get(
         "/v1/reviews/overdue", params={"as_of": (TODAY + timedelta(days=5)).isoformat()}, headers=manager
     )
-    assert {o["lead_worker_sub"] for o in later.json()} == {"worker-1", "worker-2"}
+    assert {o["lead_worker_sub"] for o in later.json()["items"]} == {"worker-1", "worker-2"}
 
 
 async def test_no_progress_over_reviews_flags_reformulation(goals_client, worker, ready, backbone):

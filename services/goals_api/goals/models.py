@@ -10,16 +10,19 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.goals_api.db import Base
+from services.goals_api.plans.models import Plan
 
 
 class Goal(Base):
@@ -28,6 +31,13 @@ class Goal(Base):
         CheckConstraint("baseline BETWEEN 0 AND 10", name="baseline_range"),
         CheckConstraint("latest_score IS NULL OR latest_score BETWEEN 0 AND 10", name="latest"),
         CheckConstraint("status IN ('active', 'achieved', 'replaced', 'discontinued')", name="status"),
+        # The overdue-review list pages through active goals by (due date, id).
+        Index(
+            "ix_goals_active_review_due",
+            "review_due_on",
+            "id",
+            postgresql_where=text("status = 'active'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -47,10 +57,15 @@ class Goal(Base):
     # The latest tracking score, kept with the goal so reports can group without a lateral join.
     latest_score: Mapped[int | None] = mapped_column(Integer)
     latest_scored_on: Mapped[date | None] = mapped_column(Date)
+    # When the next review is due: the latest score's date (or the baseline's) plus the plan's
+    # review frequency, which never changes once the plan is open.
+    review_due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="active")
     status_changed_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    plan: Mapped[Plan] = relationship(lazy="raise")
 
 
 class Score(Base):

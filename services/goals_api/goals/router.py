@@ -161,16 +161,19 @@ async def change_status(
 
 @reviews.get(
     "/overdue",
-    response_model=list[OverdueReview],
+    response_model=Page[OverdueReview],
     summary="Active sub-goals with no score within the plan's review frequency",
+    description="Longest overdue first (by due date, then goal id), one page at a time: follow "
+    "`next_cursor` until it is null. Each listed plan is audited as read.",
 )
 async def overdue(
     user: Workers,
     session: DbSession,
+    params: Annotated[CursorParams, Depends()],
     worker_sub: str | None = Query(None, max_length=64, description="Only this lead worker's plans"),
     as_of: date | None = Query(None, description="Look ahead or back (default today)"),
-) -> list[OverdueReview]:
-    return await service.overdue_reviews(session, user, worker_sub, as_of or today())
+) -> Page[OverdueReview]:
+    return await service.overdue_reviews(session, user, worker_sub, as_of or today(), params)
 
 
 @reviews.get(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.goals_api.access import team_uuids
 from services.goals_api.clock import today
@@ -25,15 +27,17 @@ from services.goals_api.goals.schemas import (
     SmartOut,
     StatusChange,
 )
+from services.goals_api.goals.status import emit_status, set_status
 from services.goals_api.plans.models import Plan
 from services.goals_api.plans.service import active_goal_ids, load_plan, require_open
-from services.goals_api.progress import Review, classify, reviews_without_progress
+from services.goals_api.progress import Review, classify, review_due_on, reviews_without_progress
 from services.goals_api.projections.models import KnownFormulation
 from services.goals_api.settings import Settings
 from services.goals_api.vocab import MAX_ACTIVE_GOALS, EvaluationDecision, GoalStatus
 from shared import audit, outbox
 from shared.auth import Principal, Role
 from shared.errors import conflict, not_found, unprocessable
+from shared.pagination import CursorParams, Page, paginate
 
 
 def progress_out(goal: Goal, settings: Settings, latest: int | None = None) -> ProgressOut:
@@ -144,28 +148,15 @@ async def add_goal(session: AsyncSession, user: Principal, plan_id: uuid.UUID, b
         builds_on_factor_ids=list(body.builds_on_factor_ids),
         baseline=body.baseline,
         baseline_on=baseline_on,
+        review_due_on=review_due_on(baseline_on, plan.review_every_days),
         status=GoalStatus.ACTIVE.value,
         created_by=user.sub,
     )
     session.add(goal)
     await session.flush()
     await audit.record(session, user, "create", "goal", goal.id)
-    await _emit_status(session, goal, baseline_on)
+    await emit_status(session, goal, baseline_on)
     return goal
-
-
-async def _emit_status(session: AsyncSession, goal: Goal, on: date) -> None:
-    await outbox.emit(
-        session,
-        "goal.status_changed",
-        subject_id=goal.id,
-        payload={
-            "goal_id": goal.id,
-            "plan_id": goal.plan_id,
-            "status": goal.status,
-            "changed_on": on,
-        },
-    )
 
 
 async def load_goal(
@@ -207,6 +198,7 @@ async def _record_score(
     session.add(row)
     if goal.latest_scored_on is None or recorded_on >= goal.latest_scored_on:
         goal.latest_score, goal.latest_scored_on = score, recorded_on
+        goal.review_due_on = review_due_on(recorded_on, plan.review_every_days)
     await session.flush()
     await audit.record(session, user, "create", "score", row.id)
     await outbox.emit(
@@ -277,17 +269,8 @@ async def change_status(
     _require_active(goal)
     changed_on = body.changed_on or today()
     _check_day("body.changed_on", changed_on, goal.baseline_on, "before_baseline", "a status change")
-    await _set_status(session, user, goal, GoalStatus(body.status), changed_on)
+    await set_status(session, user, goal, GoalStatus(body.status), changed_on)
     return goal
-
-
-async def _set_status(
-    session: AsyncSession, user: Principal, goal: Goal, status: GoalStatus, on: date
-) -> None:
-    goal.status, goal.status_changed_on = status.value, on
-    await session.flush()
-    await audit.record(session, user, "update", "goal", goal.id)
-    await _emit_status(session, goal, on)
 
 
 async def evaluate(
@@ -317,9 +300,9 @@ async def evaluate(
     await session.flush()
     await audit.record(session, user, "create", "evaluation", evaluation.id)
     if body.decision is EvaluationDecision.ACHIEVED:
-        await _set_status(session, user, goal, GoalStatus.ACHIEVED, body.reviewed_on)
+        await set_status(session, user, goal, GoalStatus.ACHIEVED, body.reviewed_on)
     elif body.decision is EvaluationDecision.REPLACE:
-        await _set_status(session, user, goal, GoalStatus.REPLACED, body.reviewed_on)
+        await set_status(session, user, goal, GoalStatus.REPLACED, body.reviewed_on)
     await _check_reformulation(session, user, plan, settings, body.reviewed_on)
     return goal, plan, evaluation
 
@@ -362,66 +345,83 @@ async def _check_reformulation(
         )
 
 
-async def _overdue_rows(
-    session: AsyncSession, user: Principal, worker_sub: str | None, as_of: date
-) -> list[OverdueReview]:
-    last = func.coalesce(Goal.latest_scored_on, Goal.baseline_on)
-    due = last.op("+")(Plan.review_every_days)
-    stmt = (
-        select(Goal.id, Goal.plan_id, Plan.family_id, Plan.lead_worker_sub, last, due)
-        .join(Plan, Plan.id == Goal.plan_id)
-        .where(
-            Plan.status == "open",
-            Plan.family_closed_on.is_(None),  # a closed case has no reviews to chase
-            Goal.status == GoalStatus.ACTIVE.value,
-            due < as_of,
-        )
-    )
-    if user.role is Role.PRACTITIONER:
-        stmt = stmt.where(Plan.lead_worker_sub == user.sub)
-    else:
-        stmt = stmt.where(Plan.team_id.in_(team_uuids(user)))
-    if worker_sub is not None:
-        stmt = stmt.where(Plan.lead_worker_sub == worker_sub)
-    stmt = stmt.order_by(due, Goal.id).limit(OVERDUE_LIMIT)
-    rows = (await session.execute(stmt)).all()
-    return [
-        OverdueReview(
-            goal_id=g,
-            plan_id=p,
-            family_id=f,
-            lead_worker_sub=w,
-            last_scored_on=last_on,
-            due_on=due_on,
-            days_overdue=(as_of - due_on).days,
-        )
-        for g, p, f, w, last_on, due_on in rows
+def _overdue_where(user: Principal, worker_sub: str | None, as_of: date) -> list[ColumnElement[bool]]:
+    """Active goals of open plans (of a case still open) whose review was due before `as_of`."""
+    where = [
+        Plan.status == "open",
+        Plan.family_closed_on.is_(None),  # a closed case has no reviews to chase
+        Goal.status == GoalStatus.ACTIVE.value,
+        Goal.review_due_on < as_of,
     ]
+    if user.role is Role.PRACTITIONER:
+        where.append(Plan.lead_worker_sub == user.sub)
+    else:
+        where.append(Plan.team_id.in_(team_uuids(user)))
+    if worker_sub is not None:
+        where.append(Plan.lead_worker_sub == worker_sub)
+    return where
 
 
-# A worker's or team's overdue list is short in practice; the cap keeps one request bounded.
-OVERDUE_LIMIT = 1000
+def _overdue_out(goal: Goal, as_of: date) -> OverdueReview:
+    return OverdueReview(
+        goal_id=goal.id,
+        plan_id=goal.plan_id,
+        family_id=goal.plan.family_id,
+        lead_worker_sub=goal.plan.lead_worker_sub,
+        last_scored_on=goal.latest_scored_on or goal.baseline_on,
+        due_on=goal.review_due_on,
+        days_overdue=(as_of - goal.review_due_on).days,
+    )
 
 
 async def overdue_reviews(
-    session: AsyncSession, user: Principal, worker_sub: str | None, as_of: date
-) -> list[OverdueReview]:
-    out = await _overdue_rows(session, user, worker_sub, as_of)
-    await audit.record_many(session, user, "read", "plan", list({o.plan_id: None for o in out}))
-    return out
+    session: AsyncSession,
+    user: Principal,
+    worker_sub: str | None,
+    as_of: date,
+    params: CursorParams,
+) -> Page[OverdueReview]:
+    """One page of overdue reviews, longest overdue first (by due date, then goal id)."""
+    stmt = (
+        select(Goal)
+        .join(Goal.plan)
+        .options(contains_eager(Goal.plan))
+        .where(*_overdue_where(user, worker_sub, as_of))
+    )
+    page = await paginate(
+        session,
+        stmt,
+        params,
+        key=Goal.review_due_on,
+        id_col=Goal.id,
+        to_item=lambda goal: _overdue_out(goal, as_of),
+    )
+    await audit.record_many(session, user, "read", "plan", list({o.plan_id: None for o in page.items}))
+    return page
 
 
 async def overdue_by_worker(session: AsyncSession, user: Principal, as_of: date) -> list[OverdueByWorker]:
     """Counts per lead worker (no family ids), for a team manager's caseload view."""
-    by_worker: dict[str, list[OverdueReview]] = {}
-    for row in await _overdue_rows(session, user, None, as_of):
-        by_worker.setdefault(row.lead_worker_sub, []).append(row)
+    rows = (
+        await session.execute(
+            select(
+                Plan.lead_worker_sub,
+                func.count(),
+                func.count(distinct(Plan.id)),
+                func.min(Goal.review_due_on),
+            )
+            .select_from(Goal)
+            .join(Goal.plan)
+            .where(*_overdue_where(user, None, as_of))
+            .group_by(Plan.lead_worker_sub)
+        )
+    ).all()
     return [
         OverdueByWorker(
             lead_worker_sub=worker,
-            overdue_goals=len(rows),
-            plans=len({r.plan_id for r in rows}),
-            most_days_overdue=max(r.days_overdue for r in rows),
+            overdue_goals=goals,
+            plans=plans,
+            most_days_overdue=(as_of - earliest_due).days,
         )
-        for worker, rows in sorted(by_worker.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for worker, goals, plans, earliest_due in sorted(rows, key=lambda r: (-r[1], r[0]))
     ]

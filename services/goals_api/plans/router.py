@@ -79,7 +79,13 @@ async def get_plan(
     return await _plan_out(session, plan, settings)
 
 
-@router.post("/{plan_id}/close", response_model=PlanOut, summary="Close a plan (closing review)")
+@router.post(
+    "/{plan_id}/close",
+    response_model=PlanOut,
+    summary="Close a plan (closing review)",
+    description="Still-active sub-goals end with the plan, on the closing date: `achieved` when "
+    "closing with `all_goals_achieved`, `discontinued` for any other reason.",
+)
 async def close_plan(
     user: Workers,
     plan_id: uuid.UUID,

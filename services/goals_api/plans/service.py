@@ -6,13 +6,14 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api.access import require_scope, team_uuids
 from services.goals_api.clock import today
 from services.goals_api.goals.models import Goal
+from services.goals_api.goals.status import set_status
 from services.goals_api.plans.models import Plan
 from services.goals_api.plans.schemas import PlanClose, PlanCreate, SustainabilityPlan
 from services.goals_api.progress import Progress, classify
@@ -139,6 +140,18 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
         raise unprocessable("body.closed_on", "date_in_future", "a plan cannot close in the future")
     if closed_on < plan.opened_on:
         raise unprocessable("body.closed_on", "before_opened", "a plan cannot close before it opened")
+    latest_baseline = await session.scalar(
+        select(func.max(Goal.baseline_on)).where(
+            Goal.plan_id == plan.id, Goal.status == GoalStatus.ACTIVE.value
+        )
+    )
+    if latest_baseline is not None and closed_on < latest_baseline:
+        raise unprocessable(
+            "body.closed_on",
+            "before_baseline",
+            "the plan's active sub-goals end on the closing date, which cannot be before their "
+            f"baseline ({latest_baseline.isoformat()})",
+        )
     sustainability = body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
     await _close(session, user, plan, body.reason, closed_on, sustainability)
     return plan
@@ -153,8 +166,16 @@ async def _close(
     sustainability: dict[str, Any] | None,
 ) -> None:
     goals = await plan_goals(session, plan.id)
+    # No sub-goal stays active on a closed plan. Closing because all goals were achieved marks the
+    # active ones achieved; any other closure (the family withdrew, escalation, another service,
+    # a new formulation) discontinues them. Each change is a status change like a worker's own.
+    outcome = GoalStatus.ACHIEVED if reason is ClosureReason.ALL_GOALS_ACHIEVED else GoalStatus.DISCONTINUED
+    for goal in goals:
+        if goal.status == GoalStatus.ACTIVE.value:
+            # An upstream closure back-dated before a goal's baseline ends the goal on its first day.
+            await set_status(session, actor, goal, outcome, max(closed_on, goal.baseline_on))
     improved = sum(1 for g in goals if classify(g.baseline, g.latest_score).progress is Progress.IMPROVED)
-    achieved = sum(1 for g in goals if g.status == GoalStatus.ACHIEVED)
+    achieved = sum(1 for g in goals if g.status == GoalStatus.ACHIEVED.value)
     plan.status = "closed"
     plan.closed_on = closed_on
     plan.closure_reason = reason.value
@@ -193,7 +214,8 @@ async def close_for_family(
     The formulation service closes families with the same five reasons as plans, so the plan's
     closure reason (and the closure report) stays true. No sustainability plan can come with an
     event; the plan shows `sustainability_plan_agreed: false` and the worker can still record
-    one afterwards (POST /v1/plans/{id}/sustainability-plan). A reason this service does not
+    one afterwards (POST /v1/plans/{id}/sustainability-plan). The plan's active goals end as at
+    any closure (achieved or discontinued, by the event's actor). A reason this service does not
     know leaves the plan open but marked with `family_closed_on`, for the worker to close.
     """
     plans = await session.scalars(
