@@ -67,11 +67,29 @@ class ReferralDeclined(Payload):
     declined_on: date
 
 
+class ReferralRedirected(Payload):
+    """RES did not take the referral and sent the family to another service (a code, never its name)."""
+
+    referral_id: uuid.UUID
+    cluster_code: Code
+    destination_code: Code
+    redirected_on: date
+
+
 class FamilyClosed(Payload):
     family_id: uuid.UUID
     cluster_code: Code
     reason_code: Code
     closed_on: date
+
+
+class FamilyLeadWorkerChanged(Payload):
+    family_id: uuid.UUID
+    cluster_code: Code
+    team_id: uuid.UUID
+    lead_worker_sub: Code
+    previous_lead_worker_sub: Code
+    changed_on: date
 
 
 class CaseEscalated(Payload):
@@ -162,7 +180,9 @@ _SPECS = [
     EventSpec("referral.received", "formulation", ("metrics",), ReferralReceived),
     EventSpec("referral.accepted", "formulation", ("goals", "metrics"), ReferralAccepted),
     EventSpec("referral.declined", "formulation", ("metrics",), ReferralDeclined),
+    EventSpec("referral.redirected", "formulation", ("metrics",), ReferralRedirected),
     EventSpec("family.closed", "formulation", ("goals", "metrics"), FamilyClosed),
+    EventSpec("family.lead_worker_changed", "formulation", ("goals",), FamilyLeadWorkerChanged),
     EventSpec("case.escalated", "formulation", ("metrics",), CaseEscalated),
     EventSpec("formulation.completed", "formulation", ("goals",), FormulationCompleted),
     EventSpec("plan.opened", "goals", ("metrics",), PlanOpened),

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,6 +23,7 @@ from shared.auth import issue_dev_token
 from shared.consumer import build_worker
 from shared.db import create_engine, create_sessionmaker
 from shared.embedded import RedisProcess, env_urls, start_postgres, start_redis
+from shared.events import EventEnvelope
 from shared.migrate import migrate_all
 from shared.registry import SERVICE_NAMES, LoadedService, load
 from shared.relay import Relay
@@ -176,6 +178,16 @@ class Backbone:
         }
         params.update(kwargs)
         return build_worker(**params)
+
+    async def outbox_envelopes(self, name: str, event_type: str | None = None) -> list[EventEnvelope]:
+        """The events a service has written to its outbox, oldest first, as consumers receive them."""
+        svc = next(s for s in self.services if s.name == name)
+        sql = f"select event_id, type, version, occurred_at, subject_id, payload from {svc.schema}.outbox"
+        async with self.engines[name].connect() as conn:
+            rows = await conn.execute(
+                text(sql + (" where type = :t" if event_type else "") + " order by id"), {"t": event_type}
+            )
+            return [EventEnvelope(producer=name, **row._asdict()) for row in rows]
 
     async def deliver(self, max_rounds: int = 10) -> int:
         """Relay every committed event and run burst workers until nothing is left to do."""

@@ -41,7 +41,7 @@ SPEC = ServiceSpec(
             "name": "referrals",
             "description": "Referrals: conversation, then accept/decline/redirect.",
         },
-        {"name": "families", "description": "Families, structure (genogram), consent, closure."},
+        {"name": "families", "description": "Families, lead worker, structure (genogram), consent, closure."},
         {
             "name": "formulations",
             "description": "Rethink Formulation, 4 Ps, Next Steps, walk-back.",

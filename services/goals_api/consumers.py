@@ -5,19 +5,40 @@ Handlers are idempotent on their own too (upserts), on top of the framework's pr
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.goals_api.db import Base
+from services.goals_api.plans.models import Plan
 from services.goals_api.plans.service import close_for_family
 from services.goals_api.projections.models import KnownCluster, KnownFamily, KnownFormulation
+from shared import audit
+from shared.auth import Principal, Role
 from shared.consumer import EventHandler
 from shared.events import (
     ClusterUpserted,
     EventEnvelope,
     FamilyClosed,
+    FamilyLeadWorkerChanged,
     FormulationCompleted,
     ReferralAccepted,
 )
+
+# The actor in the audit log when an event, not a person, hands a plan to another worker.
+LEAD_CHANGED_ACTOR = Principal(sub="event:family.lead_worker_changed", role=Role.SCHEDULER)
+
+
+async def _upsert(session: AsyncSession, model: type[Base], values: dict[str, Any], key: str = "id") -> None:
+    """Insert the row, or overwrite every given column of the one already there."""
+    stmt = insert(model).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[key], set_={k: stmt.excluded[k] for k in values if k != key}
+        )
+    )
 
 
 async def on_formulation_completed(session: AsyncSession, event: EventEnvelope) -> None:
@@ -33,14 +54,8 @@ async def on_formulation_completed(session: AsyncSession, event: EventEnvelope) 
         "factors": [f.model_dump(mode="json") for f in p.factors],
         "completed_on": p.completed_on,
     }
-    stmt = insert(KnownFormulation).values(**values)
     # A completed version is immutable upstream; a replay just rewrites the same values.
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[KnownFormulation.id],
-            set_={k: stmt.excluded[k] for k in values if k != "id"},
-        )
-    )
+    await _upsert(session, KnownFormulation, values)
 
 
 async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> None:
@@ -53,13 +68,7 @@ async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> N
         "accepted_on": p.accepted_on,
         "closed_on": None,
     }
-    stmt = insert(KnownFamily).values(**values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[KnownFamily.id],
-            set_={k: stmt.excluded[k] for k in values if k != "id"},
-        )
-    )
+    await _upsert(session, KnownFamily, values)
 
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
@@ -74,21 +83,38 @@ async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
     await close_for_family(session, p.family_id, p.reason_code, p.closed_on)
 
 
+async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvelope) -> None:
+    """The family's new lead worker leads its open plan too (one family, one lead worker, one
+    plan), so overdue reviews are chased with the right worker."""
+    p = FamilyLeadWorkerChanged.model_validate(event.payload)
+    values = {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub}
+    await _upsert(session, KnownFamily, {"id": p.family_id, "cluster_code": p.cluster_code, **values})
+    plans = await session.scalars(
+        select(Plan)
+        .where(
+            Plan.family_id == p.family_id,
+            Plan.status == "open",
+            Plan.lead_worker_sub != p.lead_worker_sub,
+        )
+        .with_for_update()
+    )
+    for plan in plans:
+        plan.lead_worker_sub = p.lead_worker_sub
+        plan.revision += 1
+        await session.flush()
+        await audit.record(session, LEAD_CHANGED_ACTOR, "update", "plan", plan.id)
+
+
 async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> None:
     p = ClusterUpserted.model_validate(event.payload)
     values = {"code": p.cluster_code, "res_start": p.res_start, "co_located": p.co_located}
-    stmt = insert(KnownCluster).values(**values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[KnownCluster.code],
-            set_={"res_start": stmt.excluded.res_start, "co_located": stmt.excluded.co_located},
-        )
-    )
+    await _upsert(session, KnownCluster, values, key="code")
 
 
 HANDLERS: dict[str, EventHandler] = {
     "formulation.completed": on_formulation_completed,
     "referral.accepted": on_referral_accepted,
     "family.closed": on_family_closed,
+    "family.lead_worker_changed": on_family_lead_worker_changed,
     "cluster.upserted": on_cluster_upserted,
 }

@@ -29,6 +29,7 @@ from shared.events import (
     ReferralAccepted,
     ReferralDeclined,
     ReferralReceived,
+    ReferralRedirected,
 )
 
 
@@ -45,6 +46,7 @@ def _service_record(event: EventEnvelope) -> ServiceRecord:
     model = cast("type[BaseModel]", CATALOGUE[event.type].payload)
     payload = model.model_validate(event.payload)
     measure: str
+    fact = event.type  # names the fact in the source id, with `key`
     match payload:
         case ReferralReceived():
             child = str(payload.family_id or f"referral:{payload.referral_id}")
@@ -59,6 +61,12 @@ def _service_record(event: EventEnvelope) -> ServiceRecord:
         case ReferralDeclined():
             child, day = f"referral:{payload.referral_id}", payload.declined_on
             measure, key = "res_referral_declined", str(payload.referral_id)
+        case ReferralRedirected():
+            # Not taken by RES, like a decline: the same record a redirect made when it travelled as
+            # `referral.declined` (reason "redirected"), source id included, so figures do not move.
+            child, day = f"referral:{payload.referral_id}", payload.redirected_on
+            measure, key = "res_referral_declined", str(payload.referral_id)
+            fact = "referral.declined"
         case FamilyClosed():
             child, day = str(payload.family_id), payload.closed_on
             measure, key = "res_family_closed", f"{payload.family_id}:{day}"
@@ -77,7 +85,7 @@ def _service_record(event: EventEnvelope) -> ServiceRecord:
         case _:
             raise ValueError(f"no service record for {event.type}")
     cluster = payload.cluster_code
-    return ServiceRecord(measure, cluster, day, child, f"event:{event.type}:{key}")
+    return ServiceRecord(measure, cluster, day, child, f"event:{fact}:{key}")
 
 
 async def on_res_activity(session: AsyncSession, event: EventEnvelope) -> None:
@@ -88,6 +96,7 @@ RES_EVENTS = (
     "referral.received",
     "referral.accepted",
     "referral.declined",
+    "referral.redirected",
     "family.closed",
     "case.escalated",
     "plan.opened",

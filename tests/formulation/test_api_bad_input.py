@@ -110,8 +110,9 @@ async def test_no_input_gives_a_server_error(org: Org) -> None:
             {"notes": "n", "held_on": "2026-11-01"},
         ),
         ("POST", f"/v1/referrals/{ref['id']}/decline", org.tm, {"reason_code": "other", "note": "n"}),
-        ("POST", f"/v1/referrals/{ref['id']}/redirect", org.tm, {"to": "x", "note": "n"}),
+        ("POST", f"/v1/referrals/{ref['id']}/redirect", org.tm, {"to": "other", "note": "n"}),
         ("POST", f"/v1/referrals/{ref['id']}/accept", org.tm, {"lead_worker_sub": "sw2"}),
+        ("PUT", f"/v1/families/{fam}/lead-worker", {**org.tm, **any_tag}, {"lead_worker_sub": "sw2"}),
         ("POST", f"/v1/families/{fam}/members", org.sw1, {"kind": "child", "name": "n", "birth_year": 2015}),
         (
             "POST",

@@ -126,7 +126,9 @@ async def test_every_lifecycle_event_is_applied_by_goals_and_metrics(
     await org.client.post(
         f"/v1/referrals/{declined['id']}/decline", json={"reason_code": "other"}, headers=org.tm
     )
-    await org.client.post(f"/v1/referrals/{redirected['id']}/redirect", json={"to": "TS"}, headers=org.tm)
+    await org.client.post(
+        f"/v1/referrals/{redirected['id']}/redirect", json={"to": "early_help_hub"}, headers=org.tm
+    )
     academy = await org.referral(academy_outside_cluster=True)
     assert academy["status"] == "declined"
     escalated = await org.family(lead="sw1")

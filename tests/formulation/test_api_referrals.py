@@ -109,15 +109,38 @@ async def test_decline_and_redirect_emit_events(org: Org, db_engine) -> None:  #
     assert r.status_code == 200 and r.json()["decline_reason"] == "needs_statutory_response"
     r = await org.client.post(
         f"/v1/referrals/{b['id']}/redirect",
-        json={"to": "Cluster targeted services"},
+        json={"to": "cluster_targeted_services", "note": "Park Lane targeted services team"},
         headers=org.tm,
     )
-    assert r.status_code == 200 and r.json()["redirected_to"] == "Cluster targeted services"
+    assert r.status_code == 200 and r.json()["redirected_to"] == "cluster_targeted_services"
+    assert r.json()["decline_note"] == "Park Lane targeted services team"
     declined = await outbox(db_engine, "referral.declined")
-    assert [e["payload"]["reason_code"] for e in declined] == [
-        "needs_statutory_response",
-        "redirected",
+    assert [e["payload"]["reason_code"] for e in declined] == ["needs_statutory_response"]
+    redirected = await outbox(db_engine, "referral.redirected")
+    assert [e["payload"] for e in redirected] == [
+        {
+            "referral_id": b["id"],
+            "cluster_code": org.cluster,
+            "destination_code": "cluster_targeted_services",
+            "redirected_on": r.json()["decided_on"],
+        }
     ]
+    assert "Park Lane" not in str(redirected)  # the note stays in this service
+    status = await org.client.get(f"/v1/referrals/{b['id']}", headers=org.partner)
+    assert status.json()["redirected_to"] == "cluster_targeted_services"
+
+
+async def test_redirect_destination_is_a_code(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    ref = await org.referral()
+    await org.conversation(ref["id"])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/redirect", json={"to": "Cluster targeted services"}, headers=org.tm
+    )
+    assert r.status_code == 422
+    assert (r.json()["field"], r.json()["rule"]) == ("body.to", "enum")
+    assert await outbox(db_engine, "referral.redirected") == []
+    status = await org.client.get(f"/v1/referrals/{ref['id']}", headers=org.partner)
+    assert status.json()["status"] == "conversation_recorded"
 
 
 async def test_fifth_family_for_a_social_worker_is_refused(org: Org) -> None:

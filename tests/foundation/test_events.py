@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from shared.events import EventEnvelope
 from shared.queues import queue_name
 from shared.relay import HANDLE_EVENT, Relay
 from tests.foundation.effects import effects, handler_installed, recording_handler, reset_effects
@@ -55,17 +54,7 @@ async def test_event_enqueued_twice_has_one_effect(
         await _put(formulation_client, auth, "RES-4")
         await backbone.relay("formulation").drain()
         # arq delivers at least once: force a second copy of the job under another job id
-        async with backbone.engines["formulation"].connect() as conn:
-            row = (await conn.execute(text("select * from formulation.outbox"))).one()
-        envelope = EventEnvelope(
-            event_id=row.event_id,
-            type=row.type,
-            version=row.version,
-            occurred_at=row.occurred_at,
-            producer="formulation",
-            subject_id=row.subject_id,
-            payload=row.payload,
-        )
+        (envelope,) = await backbone.outbox_envelopes("formulation")
         await backbone.redis.enqueue_job(
             HANDLE_EVENT,
             envelope.model_dump(mode="json"),

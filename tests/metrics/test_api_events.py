@@ -16,15 +16,17 @@ async def _emit(backbone, producer, event_type, payload, subject=None):
         await emit(session, event_type, subject_id=subject or uuid.uuid4(), payload=payload)
 
 
-async def _records(backbone):
+async def _rows(backbone, sql):
     async with backbone.engines["metrics"].connect() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT type, cluster_code, occurred_on, child_ref FROM metrics.service_records "
-                "ORDER BY type, occurred_on"
-            )
-        )
-        return [tuple(r) for r in rows]
+        return [tuple(r) for r in await conn.execute(text(sql))]
+
+
+async def _records(backbone):
+    return await _rows(
+        backbone,
+        "SELECT type, cluster_code, occurred_on, child_ref FROM metrics.service_records "
+        "ORDER BY type, occurred_on",
+    )
 
 
 async def test_res_activity_events_are_counted_once(backbone, deliver_events, metrics_client, auth):
@@ -187,3 +189,62 @@ async def test_sustained_outcomes_count_accepted_referrals_of_the_same_family_on
     (row,) = r.json()["rows"]
     assert (row["plans_closed"], row["re_referred_within_12_months"], row["in_follow_up"]) == (3, 1, 0)
     assert row["share_re_referred"] == 1 / 3
+
+
+async def _declined_records(backbone):
+    records = await _rows(
+        backbone,
+        "SELECT source_id, type, cluster_code, occurred_on, child_ref FROM metrics.service_records "
+        "ORDER BY source_id",
+    )
+    counts = await _rows(
+        backbone, "SELECT measure, cluster_code, month, count FROM metrics.monthly_counts ORDER BY month"
+    )
+    return records, counts
+
+
+async def test_a_redirect_counts_as_the_old_decline_with_reason_redirected(backbone, deliver_events):
+    """`referral.redirected` replaced `referral.declined` with reason "redirected": same figures."""
+    old, new = uuid.uuid4(), uuid.uuid4()
+    await _emit(
+        backbone,
+        "formulation",
+        "referral.declined",
+        {
+            "referral_id": str(old),
+            "cluster_code": "RES-4",
+            "reason_code": "redirected",
+            "declined_on": "2019-02-11",
+        },
+    )
+    await deliver_events()
+    before = await _declined_records(backbone)
+    async with backbone.engines["metrics"].begin() as conn:
+        await conn.execute(text("TRUNCATE metrics.service_records, metrics.monthly_counts"))
+    redirected = {
+        "referral_id": str(old),
+        "cluster_code": "RES-4",
+        "destination_code": "early_help_hub",
+        "redirected_on": "2019-02-11",
+    }
+    await _emit(backbone, "formulation", "referral.redirected", redirected)
+    await deliver_events()
+    assert await _declined_records(backbone) == before
+    assert before[0] == [
+        (
+            f"event:referral.declined:{old}",
+            "res_referral_declined",
+            "RES-4",
+            date(2019, 2, 11),
+            f"referral:{old}",
+        )
+    ]
+    assert before[1] == [("res_referral_declined", "RES-4", date(2019, 2, 1), 1)]
+
+    # A redirect counts once: re-published (a new event, same referral) it adds nothing; another counts.
+    await _emit(backbone, "formulation", "referral.redirected", redirected)
+    await _emit(backbone, "formulation", "referral.redirected", {**redirected, "referral_id": str(new)})
+    await deliver_events()
+    records, counts = await _declined_records(backbone)
+    assert {r[4] for r in records} == {f"referral:{old}", f"referral:{new}"} and len(records) == 2
+    assert counts == [("res_referral_declined", "RES-4", date(2019, 2, 1), 2)]

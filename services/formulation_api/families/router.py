@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy import select
 
 from services.formulation_api.families import repository, service
@@ -20,6 +20,8 @@ from services.formulation_api.families.schemas import (
     FamilyMemberIn,
     FamilyMemberOut,
     FamilyOut,
+    LeadWorkerIn,
+    LeadWorkerOut,
     RelationshipIn,
     RelationshipOut,
 )
@@ -32,6 +34,7 @@ from shared.pagination import CursorParams, Page, paginate
 router = APIRouter(prefix="/v1/families", tags=["families"])
 Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
 Workers = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER))]
+Allocators = Annotated[Principal, Depends(allow(Role.TEAM_MANAGER, Role.ADMIN))]
 
 
 @router.get("", response_model=Page[FamilyOut], summary="Families you may see (audited)")
@@ -120,3 +123,21 @@ async def escalate(
     user: Workers, family_id: uuid.UUID, body: EscalateFamily, session: DbSession
 ) -> FamilyOut:
     return FamilyOut.model_validate(await service.escalate(session, user, family_id, body))
+
+
+@router.put(
+    "/{family_id}/lead-worker",
+    response_model=LeadWorkerOut,
+    summary="Change the lead worker of an open family (own teams; caseload limits; If-Match optional)",
+)
+async def change_lead_worker(
+    user: Allocators,
+    family_id: uuid.UUID,
+    body: LeadWorkerIn,
+    request: Request,
+    response: Response,
+    session: DbSession,
+) -> LeadWorkerOut:
+    family = await service.change_lead_worker(session, user, family_id, body, request)
+    response.headers["ETag"] = etag_for(family.revision)
+    return LeadWorkerOut.model_validate(family)

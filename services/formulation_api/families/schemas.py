@@ -88,6 +88,21 @@ class EscalateFamily(RequestModel):
     escalated_on: PastDate | None = None
 
 
+class LeadWorkerIn(RequestModel):
+    lead_worker_sub: str = Field(
+        pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$",
+        description="A social worker or family support worker of the family's team, with room",
+    )
+
+
+class LeadWorkerOut(ResponseModel):
+    """The family's allocation only: no names, so admins may be shown it."""
+
+    family_id: uuid.UUID = Field(validation_alias="id")
+    team_id: uuid.UUID
+    lead_worker_sub: str
+
+
 class ConsentIn(RequestModel):
     scope: ConsentScope
     agency: str | None = Field(None, min_length=1, max_length=200)

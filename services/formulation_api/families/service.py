@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.common import now, today
@@ -22,11 +23,14 @@ from services.formulation_api.families.schemas import (
     ConsentIn,
     EscalateFamily,
     FamilyMemberIn,
+    LeadWorkerIn,
     RelationshipIn,
 )
+from services.formulation_api.teams import service as team_service
 from shared import audit
 from shared.auth import Principal
 from shared.errors import Problem, conflict, not_found, unprocessable
+from shared.http import check_if_match
 from shared.outbox import emit
 
 
@@ -142,25 +146,34 @@ def _not_before_opening(family: Family, given: date | None, field: str) -> date:
     return on
 
 
+async def _changed(
+    session: AsyncSession, user: Principal, family: Family, event_type: str, **payload: object
+) -> None:
+    """A change to the family: new revision (ETag), audit row, and its event (ids and codes)."""
+    family.revision += 1
+    await session.flush()
+    await audit.record(session, user, "update", "family", family.id)
+    await emit(
+        session,
+        event_type,
+        subject_id=family.id,
+        payload={"family_id": family.id, "cluster_code": family.cluster_code, **payload},
+    )
+
+
 async def close(session: AsyncSession, user: Principal, family_id: uuid.UUID, body: CloseFamily) -> Family:
     family = await visible_family(session, user, family_id, lock=True)
     ensure_open(family)
     family.status = "closed"
     family.closed_on = _not_before_opening(family, body.closed_on, "closed_on")
     family.closure_reason = body.reason_code.value
-    family.revision += 1
-    await session.flush()
-    await audit.record(session, user, "update", "family", family.id)
-    await emit(
+    await _changed(
         session,
+        user,
+        family,
         "family.closed",
-        subject_id=family.id,
-        payload={
-            "family_id": family.id,
-            "cluster_code": family.cluster_code,
-            "reason_code": family.closure_reason,
-            "closed_on": family.closed_on,
-        },
+        reason_code=family.closure_reason,
+        closed_on=family.closed_on,
     )
     return family
 
@@ -173,17 +186,44 @@ async def escalate(
     if family.escalated_on is not None:
         raise conflict("already_escalated", "the case was already escalated to area social work")
     family.escalated_on = _not_before_opening(family, body.escalated_on, "escalated_on")
-    family.revision += 1
-    await session.flush()
-    await audit.record(session, user, "update", "family", family.id)
-    await emit(
+    await _changed(session, user, family, "case.escalated", escalated_on=family.escalated_on)
+    return family
+
+
+async def change_lead_worker(
+    session: AsyncSession, user: Principal, family_id: uuid.UUID, body: LeadWorkerIn, request: Request
+) -> Family:
+    """Hand an open family to another lead worker of its team, within the caseload limits.
+
+    Team managers change their own teams' families, admins any. If-Match is optional (admins
+    cannot read the family to get its ETag); a stale one is a 412. The same worker again is a no-op.
+    """
+    family = await repository.get(session, family_id)
+    if family is None:
+        raise not_found("family", family_id)
+    team_service.ensure_manages(user, family.team_id)
+    # Team row first, then the family, as an allocation does: capacity checks serialise per team.
+    team = await team_service.require_team(session, family.team_id, lock=True)
+    await session.refresh(family, with_for_update=True)
+    if family.team_id != team.id:  # re-opened for another team in the meantime
+        raise conflict("family_changed", "the family moved to another team; read it again")
+    check_if_match(request, family.revision, required=False)
+    ensure_open(family)
+    if family.lead_worker_sub == body.lead_worker_sub:
+        return family
+    check = await team_service.check_capacity(session, team, body.lead_worker_sub)
+    if not check.ok:
+        raise team_service.capacity_problem(check)
+    previous = family.lead_worker_sub
+    family.lead_worker_sub = body.lead_worker_sub
+    await _changed(
         session,
-        "case.escalated",
-        subject_id=family.id,
-        payload={
-            "family_id": family.id,
-            "cluster_code": family.cluster_code,
-            "escalated_on": family.escalated_on,
-        },
+        user,
+        family,
+        "family.lead_worker_changed",
+        team_id=family.team_id,
+        lead_worker_sub=family.lead_worker_sub,
+        previous_lead_worker_sub=previous,
+        changed_on=today(),
     )
     return family

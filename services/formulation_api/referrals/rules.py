@@ -133,6 +133,20 @@ class DeclineReason(StrEnum):
     OTHER = "other"
 
 
+class RedirectDestination(StrEnum):
+    """Where a referral RES does not take is sent instead. A code, so it can travel in the
+    `referral.redirected` event and be counted; the service's own name goes in the note."""
+
+    CLUSTER_TARGETED_SERVICES = "cluster_targeted_services"
+    EARLY_HELP_HUB = "early_help_hub"
+    DUTY_AND_ADVICE = "duty_and_advice"  # the children's social care front door
+    AREA_SOCIAL_WORK = "area_social_work"
+    SCHOOL_SUPPORT = "school_support"
+    HEALTH_SERVICES = "health_services"  # CAMHS, health visiting, GP
+    VOLUNTARY_SECTOR = "voluntary_sector"
+    OTHER = "other"
+
+
 class ClosureReason(StrEnum):
     """Closure reasons printed in section 3.3 (same keys as the goals service)."""
 

@@ -10,6 +10,7 @@ from services.formulation_api.families.schemas import FamilyDetails
 from services.formulation_api.inputs import PastDate, RequestModel
 from services.formulation_api.referrals.rules import (
     DeclineReason,
+    RedirectDestination,
     ResRoute,
     SupportType,
     normalise_source_code,
@@ -129,6 +130,6 @@ class DeclineIn(RequestModel):
 
 
 class RedirectIn(RequestModel):
-    to: str = Field(min_length=1, max_length=200, description="The service the family was sent to")
-    note: str | None = Field(None, max_length=2000)
+    to: RedirectDestination = Field(description="The kind of service the family was sent to (a code)")
+    note: str | None = Field(None, max_length=2000, description="Free text, e.g. the service's name")
     redirected_on: PastDate | None = None

@@ -269,23 +269,22 @@ async def redirect(
     referral = await _for_decision(session, user, referral_id, ReferralStatus.REDIRECTED)
     on = _decision_date(referral, body.redirected_on, "redirected_on")
     referral.status = ReferralStatus.REDIRECTED.value
-    referral.redirected_to = body.to
+    referral.redirected_to = body.to.value
     referral.decline_note = body.note
     referral.decided_on = on
     referral.decided_by = user.sub
     referral.revision += 1
     await session.flush()
     await audit.record(session, user, "update", "referral", referral.id)
-    # The catalogue has no referral.redirected; for metrics a redirect is "not taken by RES".
     await emit(
         session,
-        "referral.declined",
+        "referral.redirected",
         subject_id=referral.id,
         payload={
             "referral_id": referral.id,
             "cluster_code": referral.cluster_code,
-            "reason_code": "redirected",
-            "declined_on": on,
+            "destination_code": referral.redirected_to,
+            "redirected_on": on,
         },
     )
     return referral

@@ -68,7 +68,11 @@ async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) ->
         formulation_version=formulation.version,
         cluster_code=formulation.cluster_code,
         team_id=formulation.team_id,
-        lead_worker_sub=body.lead_worker_sub or formulation.lead_worker_sub or user.sub,
+        # The family's lead worker now (it may have changed since the formulation was completed).
+        lead_worker_sub=body.lead_worker_sub
+        or (family.lead_worker_sub if family is not None else None)
+        or formulation.lead_worker_sub
+        or user.sub,
         overall_goal=body.overall_goal,
         review_every_days=body.review_every_days,
         status="open",
