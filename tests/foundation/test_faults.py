@@ -214,3 +214,11 @@ async def test_database_restart_under_load_loses_no_committed_event(tmp_path: Pa
         await engine.dispose()
     finally:
         pg.cleanup()
+        # pg_ctl restart started a new postmaster that the handle does not know: stop it too.
+        if (Path(pg.pgdata) / "postmaster.pid").exists():
+            await asyncio.to_thread(
+                pgserver.pg_ctl,
+                ["-m", "immediate", "-w", "stop"],
+                pgdata=pg.pgdata,
+                user=pg.system_user,
+            )
