@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,17 +58,32 @@ async def on_formulation_completed(session: AsyncSession, event: EventEnvelope) 
     await _upsert(session, KnownFormulation, values)
 
 
+async def _upsert_family(
+    session: AsyncSession, event: EventEnvelope, values: dict[str, Any], lead: dict[str, Any]
+) -> None:
+    """Upsert the family; its lead worker and team (``lead``) only from an event at least as recent
+    as the one that set them, so a late retry of an older event cannot undo a later change."""
+    stmt = insert(KnownFamily).values(**values, **lead, lead_worker_since=event.occurred_at)
+    newer = or_(
+        KnownFamily.lead_worker_since.is_(None),
+        stmt.excluded.lead_worker_since >= KnownFamily.lead_worker_since,
+    )
+    set_: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "id"}
+    for column in lead:
+        set_[column] = case((newer, stmt.excluded[column]), else_=getattr(KnownFamily, column))
+    set_["lead_worker_since"] = func.greatest(KnownFamily.lead_worker_since, stmt.excluded.lead_worker_since)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[KnownFamily.id], set_=set_))
+
+
 async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> None:
     p = ReferralAccepted.model_validate(event.payload)
     values = {
         "id": p.family_id,
         "cluster_code": p.cluster_code,
-        "team_id": p.team_id,
-        "lead_worker_sub": p.lead_worker_sub,
         "accepted_on": p.accepted_on,
         "closed_on": None,
     }
-    await _upsert(session, KnownFamily, values)
+    await _upsert_family(session, event, values, {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub})
 
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
@@ -87,19 +102,28 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
     """The family's new lead worker leads its open plan too (one family, one lead worker, one
     plan), so overdue reviews are chased with the right worker."""
     p = FamilyLeadWorkerChanged.model_validate(event.payload)
-    values = {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub}
-    await _upsert(session, KnownFamily, {"id": p.family_id, "cluster_code": p.cluster_code, **values})
+    await _upsert_family(
+        session,
+        event,
+        {"id": p.family_id, "cluster_code": p.cluster_code},
+        {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub},
+    )
+    # The plan follows the family's lead worker as it now stands (this event's, unless a later
+    # change was applied first).
+    lead = await session.scalar(select(KnownFamily.lead_worker_sub).where(KnownFamily.id == p.family_id))
+    if lead is None:
+        return
     plans = await session.scalars(
         select(Plan)
         .where(
             Plan.family_id == p.family_id,
             Plan.status == "open",
-            Plan.lead_worker_sub != p.lead_worker_sub,
+            Plan.lead_worker_sub != lead,
         )
         .with_for_update()
     )
     for plan in plans:
-        plan.lead_worker_sub = p.lead_worker_sub
+        plan.lead_worker_sub = lead
         plan.revision += 1
         await session.flush()
         await audit.record(session, LEAD_CHANGED_ACTOR, "update", "plan", plan.id)

@@ -176,3 +176,19 @@ async def test_goals_moves_the_open_plan_to_the_new_lead_once(
             {"id": plan["id"]},
         )
     assert count == 1
+
+    # An older event applied late (a retried referral.accepted naming the first worker) must not
+    # hand the family, or its plan, back.
+    (accepted,) = await backbone.outbox_envelopes("formulation", "referral.accepted")
+    late = accepted.model_copy(update={"event_id": uuid.uuid4()})
+    assert await apply_event(backbone.sessionmakers["goals"], "goals", HANDLERS, late) is True
+    async with backbone.engines["goals"].connect() as conn:
+        known = await conn.scalar(
+            text("select lead_worker_sub from goals.families where id = :id"), {"id": uuid.UUID(family)}
+        )
+    assert known == "fsw1"
+    # ...and the lead-change event re-applied after it still leaves the plan with fsw1.
+    third = envelope.model_copy(update={"event_id": uuid.uuid4()})
+    assert await apply_event(backbone.sessionmakers["goals"], "goals", HANDLERS, third) is True
+    final = await goals_client.get(f"/v1/plans/{plan['id']}", headers=sw1)
+    assert final.json()["lead_worker_sub"] == "fsw1"

@@ -43,6 +43,9 @@ class KnownFamily(Base):
     cluster_code: Mapped[str] = mapped_column(String(64))
     team_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     lead_worker_sub: Mapped[str | None] = mapped_column(String(64))
+    # When the event that set the lead worker happened: an older event applied late (after a
+    # retry) must not put the previous worker back.
+    lead_worker_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_on: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
 
