@@ -59,41 +59,54 @@ async def on_formulation_completed(session: AsyncSession, event: EventEnvelope) 
 
 
 async def _upsert_family(
-    session: AsyncSession, event: EventEnvelope, values: dict[str, Any], lead: dict[str, Any]
+    session: AsyncSession,
+    event: EventEnvelope,
+    values: dict[str, Any],
+    guarded: dict[str, dict[str, Any]],
 ) -> None:
-    """Upsert the family; its lead worker and team (``lead``) only from an event at least as recent
-    as the one that set them, so a late retry of an older event cannot undo a later change."""
-    stmt = insert(KnownFamily).values(**values, **lead, lead_worker_since=event.occurred_at)
-    newer = or_(
-        KnownFamily.lead_worker_since.is_(None),
-        stmt.excluded.lead_worker_since >= KnownFamily.lead_worker_since,
-    )
+    """Upsert the family. ``guarded`` maps a time column (``lead_worker_since``, ``status_since``) to
+    the columns it guards: those change only with an event at least as recent as the one that set
+    them, so a late retry of an older event cannot undo a later change."""
+    inserted = {**values, **{since: event.occurred_at for since in guarded}}
+    for columns in guarded.values():
+        inserted.update(columns)
+    stmt = insert(KnownFamily).values(**inserted)
     set_: dict[str, Any] = {k: stmt.excluded[k] for k in values if k != "id"}
-    for column in lead:
-        set_[column] = case((newer, stmt.excluded[column]), else_=getattr(KnownFamily, column))
-    set_["lead_worker_since"] = func.greatest(KnownFamily.lead_worker_since, stmt.excluded.lead_worker_since)
+    for since, columns in guarded.items():
+        current = getattr(KnownFamily, since)
+        newer = or_(current.is_(None), stmt.excluded[since] >= current)
+        for column in columns:
+            set_[column] = case((newer, stmt.excluded[column]), else_=getattr(KnownFamily, column))
+        set_[since] = func.greatest(current, stmt.excluded[since])
     await session.execute(stmt.on_conflict_do_update(index_elements=[KnownFamily.id], set_=set_))
 
 
 async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> None:
     p = ReferralAccepted.model_validate(event.payload)
-    values = {
-        "id": p.family_id,
-        "cluster_code": p.cluster_code,
-        "accepted_on": p.accepted_on,
-        "closed_on": None,
-    }
-    await _upsert_family(session, event, values, {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub})
+    await _upsert_family(
+        session,
+        event,
+        {"id": p.family_id, "cluster_code": p.cluster_code},
+        {
+            "lead_worker_since": {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub},
+            "status_since": {"accepted_on": p.accepted_on, "closed_on": None},
+        },
+    )
 
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
     p = FamilyClosed.model_validate(event.payload)
-    stmt = insert(KnownFamily).values(id=p.family_id, cluster_code=p.cluster_code, closed_on=p.closed_on)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[KnownFamily.id], set_={"closed_on": stmt.excluded.closed_on}
-        )
+    since = await session.scalar(
+        select(KnownFamily.status_since).where(KnownFamily.id == p.family_id).with_for_update()
     )
+    await _upsert_family(
+        session,
+        event,
+        {"id": p.family_id, "cluster_code": p.cluster_code},
+        {"status_since": {"closed_on": p.closed_on}},
+    )
+    if since is not None and event.occurred_at < since:
+        return  # a later acceptance (a new case) was applied first: its plan is not this closure's
     # The plan must not stay open on a closed case (see plans.service.close_for_family).
     await close_for_family(session, p.family_id, p.reason_code, p.closed_on)
 
@@ -106,7 +119,7 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
         session,
         event,
         {"id": p.family_id, "cluster_code": p.cluster_code},
-        {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub},
+        {"lead_worker_since": {"team_id": p.team_id, "lead_worker_sub": p.lead_worker_sub}},
     )
     # The plan follows the family's lead worker as it now stands (this event's, unless a later
     # change was applied first).

@@ -162,3 +162,18 @@ async def score(
         headers=headers,
     )
     assert r.status_code == 201, r.text
+
+
+def accepted_payload(
+    family_id: uuid.UUID, team_id: uuid.UUID, on: date, *, lead: str = "worker-1"
+) -> dict[str, Any]:
+    """A `referral.accepted` payload: the family taken on by a RES team."""
+    return {
+        "referral_id": uuid.uuid4(),
+        "family_id": family_id,
+        "cluster_code": "RES-1",
+        "team_id": team_id,
+        "lead_worker_sub": lead,
+        "support_type": "early_help",
+        "accepted_on": on,
+    }

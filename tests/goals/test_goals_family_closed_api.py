@@ -8,6 +8,7 @@ from sqlalchemy import text
 from shared import outbox
 from tests.goals.helpers import (
     SUSTAINABILITY_PLAN,
+    accepted_payload,
     add_goal,
     complete_formulations,
     days_ago,
@@ -177,3 +178,57 @@ def test_family_and_plan_closure_reasons_are_the_same_codes():
     from services.goals_api.vocab import ClosureReason as PlanReason
 
     assert {r.value for r in FamilyReason} == {r.value for r in PlanReason}
+
+
+async def test_a_late_older_event_does_not_undo_a_later_one(goals_client, auth, backbone, deliver_events):
+    """arq retries can apply an older event after a newer one: acceptance and closure are ordered by
+    when they happened, not by when they arrived."""
+    from datetime import UTC, datetime, timedelta
+
+    from services.goals_api.consumers import HANDLERS
+    from shared.consumer import apply_event
+    from shared.events import EventEnvelope
+
+    (f,) = await complete_formulations(backbone, 1, team_id=TEAM)
+    await deliver_events()
+    now = datetime.now(UTC)
+
+    async def apply(event_type: str, payload: dict, hours_ago: int) -> None:  # type: ignore[type-arg]
+        envelope = EventEnvelope(
+            type=event_type,
+            producer="formulation",
+            subject_id=str(f.family_id),
+            payload=payload,
+            occurred_at=now - timedelta(hours=hours_ago),
+        )
+        assert await apply_event(backbone.sessionmakers["goals"], "goals", HANDLERS, envelope) is True
+
+    def accepted(on: date) -> dict:  # type: ignore[type-arg]
+        return accepted_payload(f.family_id, TEAM, on)
+
+    closed = {
+        "family_id": f.family_id,
+        "cluster_code": "RES-1",
+        "reason_code": "escalated_to_area_social_work",
+        "closed_on": days_ago(20),
+    }
+
+    async def closed_on() -> date | None:
+        async with backbone.engines["goals"].connect() as conn:
+            return await conn.scalar(  # type: ignore[no-any-return]
+                text("select closed_on from goals.families where id = :id"), {"id": f.family_id}
+            )
+
+    first = accepted(days_ago(60))
+    await apply("referral.accepted", first, hours_ago=3)
+    await apply("family.closed", closed, hours_ago=2)
+    await apply("referral.accepted", first, hours_ago=3)  # the acceptance again, late
+    assert await closed_on() == days_ago(20)  # still closed
+
+    await apply("referral.accepted", accepted(days_ago(5)), hours_ago=1)  # a new case
+    worker = auth("practitioner", sub="worker-1", teams=[TEAM])
+    plan = await open_plan(goals_client, worker, f)
+    await apply("family.closed", closed, hours_ago=2)  # the old closure again, late
+    assert await closed_on() is None
+    got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
+    assert (got["status"], got["family_closed_on"]) == ("open", None)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from services.goals_api import score15
 from shared import outbox
 from tests.goals.goals_report_data import tables
-from tests.goals.helpers import add_goal, complete_formulations, days_ago, open_plan, score
+from tests.goals.helpers import accepted_payload, add_goal, complete_formulations, days_ago, open_plan, score
 
 TEAM = uuid.uuid4()
 # As ticked on the form: strengths "very well" (1), difficulties "not at all" (5).
@@ -244,15 +244,7 @@ async def test_referral_and_family_closed_events_update_projection(
             session,
             "referral.accepted",
             subject_id=f.family_id,
-            payload={
-                "referral_id": uuid.uuid4(),
-                "family_id": f.family_id,
-                "cluster_code": "RES-1",
-                "team_id": TEAM,
-                "lead_worker_sub": "worker-1",
-                "support_type": "early_help",
-                "accepted_on": date.today(),
-            },
+            payload=accepted_payload(f.family_id, TEAM, date.today()),
         )
     await deliver_events()
     await open_plan(goals_client, worker, f)  # re-referred: the family is open again

@@ -46,6 +46,8 @@ class KnownFamily(Base):
     # When the event that set the lead worker happened: an older event applied late (after a
     # retry) must not put the previous worker back.
     lead_worker_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The same for its open/closed state (accepted_on, closed_on).
+    status_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_on: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
 
