@@ -104,7 +104,7 @@ class AtomicWrite:
     ) -> tuple[dict[str, Any] | None, EventEnvelope | None]:
         """Run the write; returns the changed row (None if the change matched nothing) and the
         event it emitted. ``event`` is (type, subject id, payload), checked against the catalogue."""
-        info = uow.sessionmaker.kw["info"]
+        info = uow.info
         values: dict[str, Any] = {
             **params,
             "audit_actor": actor.sub,
@@ -133,9 +133,9 @@ class AtomicWrite:
         if uow.has_session:  # the route holds a session: write in its transaction
             row = (await uow.session.execute(compiled.clause, values)).mappings().one_or_none()
             return (dict(row) if row is not None else None), envelope
-        engine: AsyncEngine = uow.sessionmaker.kw["bind"]
         async with uow.gate:
-            record = await _autocommit_fetchrow(engine, compiled.sql, [values[n] for n in compiled.names])
+            args = [values[n] for n in compiled.names]
+            record = await _autocommit_fetchrow(uow.engine, compiled.sql, args)
         return (dict(record) if record is not None else None), envelope
 
 

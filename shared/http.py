@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import authenticate
 from shared.db import ConnectionGate, session_infra
@@ -46,6 +46,15 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work has no session yet: await uow.open()")
         return self._session
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.sessionmaker.kw["bind"]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What create_sessionmaker recorded: service, schema's infra tables, outbox_notify."""
+        return self.sessionmaker.kw["info"]
 
     @property
     def has_session(self) -> bool:

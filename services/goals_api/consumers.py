@@ -5,9 +5,10 @@ Handlers are idempotent on their own too (upserts), on top of the framework's pr
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Row, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,10 +64,11 @@ async def _upsert_family(
     event: EventEnvelope,
     values: dict[str, Any],
     guarded: dict[str, dict[str, Any]],
-) -> None:
+) -> Row[str | None, datetime | None]:
     """Upsert the family. ``guarded`` maps a time column (``lead_worker_since``, ``status_since``) to
     the columns it guards: those change only with an event at least as recent as the one that set
-    them, so a late retry of an older event cannot undo a later change."""
+    them, so a late retry of an older event cannot undo a later change. Returns the family's lead
+    worker and state time as they now stand."""
     inserted = {**values, **{since: event.occurred_at for since in guarded}}
     for columns in guarded.values():
         inserted.update(columns)
@@ -78,7 +80,9 @@ async def _upsert_family(
         for column in columns:
             set_[column] = case((newer, stmt.excluded[column]), else_=getattr(KnownFamily, column))
         set_[since] = func.greatest(current, stmt.excluded[since])
-    await session.execute(stmt.on_conflict_do_update(index_elements=[KnownFamily.id], set_=set_))
+    upsert = stmt.on_conflict_do_update(index_elements=[KnownFamily.id], set_=set_)
+    returning = upsert.returning(KnownFamily.lead_worker_sub, KnownFamily.status_since)
+    return (await session.execute(returning)).one()
 
 
 async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> None:
@@ -96,16 +100,13 @@ async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> N
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
     p = FamilyClosed.model_validate(event.payload)
-    since = await session.scalar(
-        select(KnownFamily.status_since).where(KnownFamily.id == p.family_id).with_for_update()
-    )
-    await _upsert_family(
+    family = await _upsert_family(
         session,
         event,
         {"id": p.family_id, "cluster_code": p.cluster_code},
         {"status_since": {"closed_on": p.closed_on}},
     )
-    if since is not None and event.occurred_at < since:
+    if family.status_since is not None and family.status_since > event.occurred_at:
         return  # a later acceptance (a new case) was applied first: its plan is not this closure's
     # The plan must not stay open on a closed case (see plans.service.close_for_family).
     await close_for_family(session, p.family_id, p.reason_code, p.closed_on)
@@ -115,7 +116,7 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
     """The family's new lead worker leads its open plan too (one family, one lead worker, one
     plan), so overdue reviews are chased with the right worker."""
     p = FamilyLeadWorkerChanged.model_validate(event.payload)
-    await _upsert_family(
+    family = await _upsert_family(
         session,
         event,
         {"id": p.family_id, "cluster_code": p.cluster_code},
@@ -123,9 +124,7 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
     )
     # The plan follows the family's lead worker as it now stands (this event's, unless a later
     # change was applied first).
-    lead = await session.scalar(select(KnownFamily.lead_worker_sub).where(KnownFamily.id == p.family_id))
-    if lead is None:
-        return
+    lead = family.lead_worker_sub
     plans = await session.scalars(
         select(Plan)
         .where(
