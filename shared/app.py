@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import clock
 from shared.auth import Authenticator
 from shared.context import current_request_id
 from shared.db import ConnectionGate, DatabaseBusy, create_engine, create_sessionmaker, infra_for
@@ -149,6 +150,7 @@ async def _outbox_and_queue_stats(app: FastAPI) -> None:
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     configure_logging(settings.log_level)
+    clock.configure(settings.timezone)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

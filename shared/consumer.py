@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import clock
 from shared.db import infra_for
 from shared.events import EventEnvelope
 from shared.queues import queue_name
@@ -136,6 +137,8 @@ def build_worker(
     return Worker(
         functions=[_named(HANDLE_EVENT, handle_event), *(functions or [])],
         cron_jobs=cron_jobs,
+        # cron times (the nightly recompute at 02:30) are the authority's wall-clock times
+        timezone=clock.zone(),  # type: ignore[arg-type]  # arq only calls datetime.now(tz)
         queue_name=queue_name(queue_prefix, service),
         redis_pool=redis,
         burst=burst,

@@ -18,6 +18,7 @@ import httpx
 from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 
+from shared import clock
 from shared.auth import issue_dev_token
 from shared.consumer import build_worker
 from shared.db import create_engine, create_sessionmaker
@@ -330,7 +331,7 @@ async def _demo_plan(
             },
         )
     )
-    today = date.today()
+    today = clock.today()
     goal = _ok(
         await g.post(
             f"/v1/plans/{plan['id']}/goals",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.clock import DEFAULT_ZONE
 
 
 def asyncpg_url(url: str) -> str:
@@ -35,6 +38,8 @@ class ServiceSettings(BaseSettings):
     )
     data_dir: Path = Path(".rethink")
     host: str = "127.0.0.1"
+    # The IANA zone whose calendar "today" follows in date rules (shared.clock).
+    timezone: str = DEFAULT_ZONE
 
     # auth: HS256 with a local secret in development, RS256 + JWKS in production
     jwt_secret: str | None = None
@@ -65,6 +70,15 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     consumer_max_tries: int = 25
     consumer_concurrency: int = 1
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from exc
+        return value
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from arq.connections import RedisSettings, create_pool
 
+from shared import clock
 from shared.consumer import build_worker
 from shared.db import create_engine, create_sessionmaker
 from shared.registry import LoadedService, load
@@ -23,6 +24,7 @@ async def run_workers(service_names: Sequence[str], stop: asyncio.Event) -> None
     cleanups = []
     for svc in services:
         settings = svc.settings()
+        clock.configure(settings.timezone)
         engine = create_engine(
             settings.require_database_url(),
             pool_size=5,

@@ -12,6 +12,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+from shared import clock
 from shared.registry import LoadedService
 from tests.support import (
     Backbone,
@@ -78,6 +79,13 @@ async def backbone(servers: Servers, services: list[LoadedService]) -> AsyncIter
 @pytest_asyncio.fixture(scope="session")
 async def db_engine(backbone: Backbone):  # type: ignore[no-untyped-def]
     return backbone.engines["formulation"]
+
+
+@pytest.fixture(autouse=True)
+def _one_day_per_test() -> Iterator[None]:
+    """A test and the services it calls agree on "today" from start to end, across midnight too."""
+    with clock.pinned(clock.today()):
+        yield
 
 
 @pytest.fixture(autouse=True)

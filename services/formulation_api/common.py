@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
+from datetime import UTC, datetime
 
 
 def now() -> datetime:

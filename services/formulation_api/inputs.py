@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from shared import clock
+
 # NUL characters are refused by the shared request model itself; re-exported for this service's schemas.
 from shared.schemas import RequestModel
 
@@ -28,7 +30,7 @@ def _plausible(value: date) -> None:
 
 def _not_future_date(value: date) -> date:
     _plausible(value)
-    if value > datetime.now(UTC).date() + SLACK:
+    if value > clock.today() + SLACK:
         raise PydanticCustomError("date_in_future", "this date has not happened yet")
     return value
 

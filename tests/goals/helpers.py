@@ -9,14 +9,17 @@ from typing import Any
 
 import httpx
 
-from shared import outbox
+from shared import clock, outbox
 from tests.support import Backbone
 
-TODAY = date.today()
+
+def today() -> date:
+    """The services' today (tests/conftest.py pins it for the length of each test)."""
+    return clock.today()
 
 
 def days_ago(n: int) -> date:
-    return TODAY - timedelta(days=n)
+    return today() - timedelta(days=n)
 
 
 @dataclass
@@ -110,7 +113,7 @@ def goal_body(f: Formulation, **extra: Any) -> dict[str, Any]:
             "measurable": "Mum scores the mornings each week",
             "achievable": "Mum already manages this at weekends",
             "realistic": "Grandma can help on Mondays",
-            "target_date": (TODAY + timedelta(days=90)).isoformat(),
+            "target_date": (today() + timedelta(days=90)).isoformat(),
         },
         "code": "E5",
         "category": "education_outcomes",

@@ -1,11 +1,11 @@
 """Bad input is a 4xx problem naming field and rule; the reliable-change threshold is a setting."""
 
 import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy import text
 
+from shared import clock
 from tests.goals.helpers import add_goal, complete_formulations, days_ago, open_plan, score
 
 TEAM = uuid.uuid4()
@@ -32,7 +32,7 @@ async def test_a_score_must_be_a_json_integer(goals_client, worker, plan_and_goa
     _, _, goal = plan_and_goal
     r = await goals_client.post(
         f"/v1/goals/{goal['id']}/scores",
-        json={"score": value, "recorded_on": date.today().isoformat()},
+        json={"score": value, "recorded_on": clock.today().isoformat()},
         headers=worker,
     )
     assert r.status_code == 422
@@ -46,7 +46,7 @@ async def test_feedback_and_ratings_reject_impossible_values(
 ):
     _, plan, _ = plan_and_goal
     body = {
-        "given_on": date.today().isoformat(),
+        "given_on": clock.today().isoformat(),
         "treated_with_respect": True,
         "would_recommend": True,
         "service_rating": 9,

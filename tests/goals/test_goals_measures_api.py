@@ -1,13 +1,13 @@
 """Family measures, published-mode disclosure control, the codes endpoint and the projections."""
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import text
 
 from services.goals_api import score15
-from shared import outbox
+from shared import clock, outbox
 from tests.goals.goals_report_data import tables
 from tests.goals.helpers import accepted_payload, add_goal, complete_formulations, days_ago, open_plan, score
 
@@ -38,7 +38,7 @@ async def test_feedback_survey_and_report(goals_client, auth, backbone, deliver_
         r = await goals_client.post(
             f"/v1/plans/{plan['id']}/feedback",
             json={
-                "given_on": date.today().isoformat(),
+                "given_on": clock.today().isoformat(),
                 "treated_with_respect": i < 19,
                 "would_recommend": i < 18,
                 "service_rating": s,
@@ -149,7 +149,7 @@ async def test_published_goal_progress_suppresses_small_numbers(goals_client, au
         if k % 3 == 0:
             plan = await open_plan(goals_client, worker, f)
         goal = await add_goal(goals_client, worker, plan["id"], f, baseline=3)
-        await score(goals_client, worker, goal["id"], 6 if k < 10 else 3, date.today())
+        await score(goals_client, worker, goal["id"], 6 if k < 10 else 3, clock.today())
     analyst = auth("analyst")
     raw = (await goals_client.get("/v1/reports/goal-progress", headers=analyst)).json()
     assert (raw["improved"], raw["unchanged"], raw["deteriorated"]) == (10, 2, 0)
@@ -169,7 +169,7 @@ async def test_published_goal_progress_suppresses_small_numbers(goals_client, au
         "/v1/reports/goal-progress", params={"cluster": "RES-2"}, headers=analyst
     )
     assert filtered.json()["goals"] == 0
-    today = date.today()
+    today = clock.today()
     in_period = await goals_client.get(
         "/v1/reports/goal-progress",
         params={"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()},
@@ -202,7 +202,7 @@ async def test_reads_are_audited_and_events_carry_no_text(goals_client, auth, ba
     worker = auth("practitioner", sub="worker-1", teams=[TEAM])
     plan = await open_plan(goals_client, worker, f)
     goal = await add_goal(goals_client, worker, plan["id"], f)
-    await score(goals_client, worker, goal["id"], 6, date.today())
+    await score(goals_client, worker, goal["id"], 6, clock.today())
     r = await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)
     assert r.status_code == 200
     assert r.json()["goals"][0]["progress"] == {"progress": "improved", "change": 3, "reliable": True}
@@ -232,7 +232,7 @@ async def test_referral_and_family_closed_events_update_projection(
                 "family_id": f.family_id,
                 "cluster_code": "RES-1",
                 "reason_code": "closed",
-                "closed_on": date.today(),
+                "closed_on": clock.today(),
             },
         )
     await deliver_events()
@@ -244,7 +244,7 @@ async def test_referral_and_family_closed_events_update_projection(
             session,
             "referral.accepted",
             subject_id=f.family_id,
-            payload=accepted_payload(f.family_id, TEAM, date.today()),
+            payload=accepted_payload(f.family_id, TEAM, clock.today()),
         )
     await deliver_events()
     await open_plan(goals_client, worker, f)  # re-referred: the family is open again

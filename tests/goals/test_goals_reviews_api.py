@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from tests.goals.helpers import TODAY, add_goal, complete_formulations, days_ago, open_plan, score
+from tests.goals.helpers import add_goal, complete_formulations, days_ago, open_plan, score, today
 
 TEAM = uuid.uuid4()
 
@@ -33,7 +33,7 @@ async def test_overdue_counts_per_worker(goals_client, auth, backbone, deliver_e
     ]
     ahead = await goals_client.get(
         "/v1/reviews/overdue/by-worker",
-        params={"as_of": (TODAY + timedelta(days=6)).isoformat()},
+        params={"as_of": (today() + timedelta(days=6)).isoformat()},
         headers=manager,
     )
     assert [(w["lead_worker_sub"], w["overdue_goals"]) for w in ahead.json()] == [

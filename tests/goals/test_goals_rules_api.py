@@ -8,13 +8,13 @@ from sqlalchemy import text
 
 from tests.goals.helpers import (
     SUSTAINABILITY_PLAN,
-    TODAY,
     add_goal,
     complete_formulations,
     days_ago,
     goal_body,
     open_plan,
     score,
+    today,
 )
 
 TEAM = uuid.uuid4()
@@ -68,7 +68,7 @@ async def test_score_out_of_range_is_a_422(goals_client, worker, ready, value, r
     goal = await add_goal(goals_client, worker, plan["id"], f)
     r = await goals_client.post(
         f"/v1/goals/{goal['id']}/scores",
-        json={"score": value, "recorded_on": TODAY.isoformat()},
+        json={"score": value, "recorded_on": today().isoformat()},
         headers=worker,
     )
     assert r.status_code == 422
@@ -86,7 +86,7 @@ async def test_score_dates_and_zero(goals_client, worker, ready):
     assert goal["baseline"] == 0 and goal["progress"]["progress"] == "no_score"
     future = await goals_client.post(
         f"/v1/goals/{goal['id']}/scores",
-        json={"score": 4, "recorded_on": (TODAY + timedelta(days=1)).isoformat()},
+        json={"score": 4, "recorded_on": (today() + timedelta(days=1)).isoformat()},
         headers=worker,
     )
     assert (future.status_code, future.json()["rule"]) == (422, "date_in_future")
@@ -168,7 +168,7 @@ async def test_closure_needs_sustainability_plan_when_goals_achieved(goals_clien
     f = ready[0]
     plan = await open_plan(goals_client, worker, f)
     goal = await add_goal(goals_client, worker, plan["id"], f, baseline=2)
-    await score(goals_client, worker, goal["id"], 8, TODAY)
+    await score(goals_client, worker, goal["id"], 8, today())
     url = f"/v1/plans/{plan['id']}/close"
     r = await goals_client.post(url, json={"reason": "all_goals_achieved"}, headers=worker)
     assert r.status_code == 422
@@ -243,7 +243,7 @@ async def test_overdue_reviews_per_worker(goals_client, auth, worker, ready):
     team = await goals_client.get("/v1/reviews/overdue", headers=manager)
     assert {o["lead_worker_sub"] for o in team.json()["items"]} == {"worker-1"}
     later = await goals_client.get(
-        "/v1/reviews/overdue", params={"as_of": (TODAY + timedelta(days=5)).isoformat()}, headers=manager
+        "/v1/reviews/overdue", params={"as_of": (today() + timedelta(days=5)).isoformat()}, headers=manager
     )
     assert {o["lead_worker_sub"] for o in later.json()["items"]} == {"worker-1", "worker-2"}
 

@@ -7,6 +7,7 @@ from defusedxml import ElementTree as ET
 
 from services.metrics_worker.months import month_range
 from services.metrics_worker.series.reports import publish_series, published_lines
+from shared import clock
 from tests.metrics.test_api_reports import WINDOW, _clusters, _post
 
 CLA = "children_starting_to_be_looked_after"
@@ -177,8 +178,8 @@ async def test_rates_say_they_are_calendar_years_over_mid_year_estimates(
 
 
 async def test_windows_reaching_into_the_future_are_refused(metrics_client, auth):
-    this_month = date.today().strftime("%Y-%m")
-    future = f"{date.today().year + 1}-01"
+    this_month = clock.today().strftime("%Y-%m")
+    future = f"{clock.today().year + 1}-01"
     for path, extra in (
         ("/v1/metrics/pre-post", {"measure": "cla_start"}),
         ("/v1/metrics/costs", {}),

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import text
 
+from shared import clock
 from shared.outbox import emit
 
 pytestmark = pytest.mark.backbone  # CI re-runs these against the machine's PostgreSQL and Redis
@@ -80,7 +81,7 @@ async def test_res_activity_events_are_counted_once(backbone, deliver_events, me
 async def test_sustained_outcomes_share_re_referred_within_12_months(
     backbone, deliver_events, metrics_client, auth
 ):
-    today = date.today()
+    today = clock.today()
     long_ago = today - timedelta(days=800)
     families = [uuid.uuid4() for _ in range(8)]
     for i, family in enumerate(families):
@@ -143,7 +144,7 @@ async def test_sustained_outcomes_share_re_referred_within_12_months(
 async def test_sustained_outcomes_count_accepted_referrals_of_the_same_family_only_after_closure(
     backbone, deliver_events, metrics_client, auth
 ):
-    closed_on = date.today() - timedelta(days=800)
+    closed_on = clock.today() - timedelta(days=800)
     back, other, before = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     for family in (back, other, before):
         await _emit(

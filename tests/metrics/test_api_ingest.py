@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
+from shared import clock
 from shared.queues import queue_name
 from tests.metrics.api_helpers import create_report_clusters, post_events, report_events
 
@@ -48,7 +49,7 @@ async def test_resent_source_ids_are_duplicates_and_change_nothing(metrics_clien
 
 async def test_bad_records_are_refused_whole_with_field_and_rule(metrics_client, auth, backbone):
     partner = auth("partner_system")
-    future = (date.today() + timedelta(days=2)).isoformat()
+    future = (clock.today() + timedelta(days=2)).isoformat()
     cases = [
         (ev(1, type_="adoption"), "type", "literal_error"),
         (ev(2, day=future), "date", "value_error"),

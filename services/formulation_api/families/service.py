@@ -8,7 +8,7 @@ from datetime import date, datetime
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.formulation_api.common import now, today
+from services.formulation_api.common import now
 from services.formulation_api.families import repository
 from services.formulation_api.families.access import ensure_can_see
 from services.formulation_api.families.consent import ConsentScope, ConsentView, has_consent
@@ -29,6 +29,7 @@ from services.formulation_api.families.schemas import (
 from services.formulation_api.teams import service as team_service
 from shared import audit
 from shared.auth import Principal
+from shared.clock import today
 from shared.errors import Problem, conflict, not_found, unprocessable
 from shared.http import check_if_match
 from shared.outbox import emit

@@ -11,7 +11,6 @@ from fastapi import Request
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.formulation_api.common import today
 from services.formulation_api.families.models import Family
 from services.formulation_api.families.service import ensure_open, visible_family
 from services.formulation_api.formulations import repository
@@ -45,6 +44,7 @@ from services.formulation_api.formulations.schemas import (
 )
 from shared import audit
 from shared.auth import Principal, Role
+from shared.clock import today
 from shared.errors import Problem, conflict, not_found, unprocessable
 from shared.http import check_if_match
 from shared.outbox import emit

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.clusters import repository as clusters
-from services.formulation_api.common import today
 from services.formulation_api.families import repository as families
 from services.formulation_api.families.models import Family, FamilyMember
 from services.formulation_api.referrals.models import Referral
@@ -31,6 +30,7 @@ from services.formulation_api.teams import repository as teams
 from services.formulation_api.teams import service as team_service
 from shared import audit
 from shared.auth import Principal, Role
+from shared.clock import today
 from shared.errors import Problem, conflict, forbidden, not_found, unprocessable
 from shared.outbox import emit
 

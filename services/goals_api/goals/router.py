@@ -10,7 +10,6 @@ from fastapi import Depends, Query
 from sqlalchemy import select
 
 from services.goals_api.access import GoalsSettings, Workers
-from services.goals_api.clock import today
 from services.goals_api.goals import service
 from services.goals_api.goals.models import Action, Evaluation, Score
 from services.goals_api.goals.schemas import (
@@ -30,6 +29,7 @@ from services.goals_api.goals.schemas import (
 )
 from services.goals_api.shaping import score_out
 from shared import audit
+from shared.clock import today
 from shared.deps import DbSession
 from shared.http import APIRouter
 from shared.pagination import CursorParams, Page, paginate

@@ -12,7 +12,6 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.goals_api.access import team_uuids
-from services.goals_api.clock import today
 from services.goals_api.codes.table import is_valid_code
 from services.goals_api.goals.models import Action, Evaluation, Goal, Score
 from services.goals_api.goals.schemas import (
@@ -36,6 +35,7 @@ from services.goals_api.settings import Settings
 from services.goals_api.vocab import MAX_ACTIVE_GOALS, EvaluationDecision, GoalStatus
 from shared import audit, outbox
 from shared.auth import Principal, Role
+from shared.clock import today
 from shared.errors import conflict, not_found, unprocessable
 from shared.pagination import CursorParams, Page, paginate
 

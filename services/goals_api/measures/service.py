@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api import score15
-from services.goals_api.clock import today
 from services.goals_api.measures.models import FeedbackSurvey, Score15Response
 from services.goals_api.measures.schemas import (
     FeedbackCreate,
@@ -22,6 +21,7 @@ from services.goals_api.measures.schemas import (
 from services.goals_api.plans.models import Plan
 from shared import audit
 from shared.auth import Principal
+from shared.clock import today
 from shared.errors import Problem, conflict, unprocessable
 
 _KEYS = (

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api.access import require_scope, team_uuids
-from services.goals_api.clock import today
 from services.goals_api.goals.models import Goal
 from services.goals_api.goals.status import set_status
 from services.goals_api.plans.models import Plan
@@ -21,6 +20,7 @@ from services.goals_api.projections.models import KnownFamily, KnownFormulation
 from services.goals_api.vocab import CLOSING_REVIEW_REASONS, ClosureReason, GoalStatus
 from shared import audit, outbox
 from shared.auth import Principal, Role
+from shared.clock import today
 from shared.errors import conflict, not_found, unprocessable
 
 

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 
 from services.goals_api.access import GoalsSettings, Reporters, team_uuids
-from services.goals_api.clock import today
 from services.goals_api.reports import aggregate, publish, repository
 from services.goals_api.reports.repository import Scope
 from services.goals_api.reports.schemas import (
@@ -32,6 +31,7 @@ from services.goals_api.vocab import (
     ClosureReason,
 )
 from shared.auth import Principal, Role
+from shared.clock import today
 from shared.deps import DbSession
 from shared.errors import Problem, unprocessable
 from shared.http import APIRouter

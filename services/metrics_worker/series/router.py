@@ -33,7 +33,7 @@ from services.metrics_worker.series.schemas import (
     ServiceEventsOut,
 )
 from services.metrics_worker.series.service import recompute, store_records
-from shared import audit
+from shared import audit, clock
 from shared.deps import DbSession
 from shared.errors import Problem, not_found, unprocessable
 from shared.http import APIRouter
@@ -62,7 +62,7 @@ def window(first: str, last: str) -> tuple[date, date]:
         raise unprocessable("query.to", "month_format", str(exc)) from None
     if b < a:
         raise unprocessable("query.to", "window_order", "`to` is before `from`")
-    if b > datetime.now(UTC).date():
+    if b > clock.today():
         # months yet to come have no records and would count as zero months in every average
         raise unprocessable("query.to", "month_in_future", "`to` is after the current month")
     if (b.year - a.year) * 12 + b.month - a.month >= 240:
@@ -148,7 +148,7 @@ async def get_series_svg(
     to: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
     disclosure: DisclosureParam = None,
 ) -> Response:
-    first, last = window(from_, to or format_month(datetime.now(UTC).date()))
+    first, last = window(from_, to or format_month(clock.today()))
     shown = disclosure_for(user, disclosure)
     months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
     pre_avg = post_avg = None
@@ -288,7 +288,7 @@ async def get_sustained(
 ) -> dict[str, Any]:
     first, last = window(from_, to)
     return await reports.sustained_outcomes(
-        session, first, last, datetime.now(UTC).date(), disclosure_for(user, disclosure)
+        session, first, last, clock.today(), disclosure_for(user, disclosure)
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from services.metrics_worker.records import RecordType
+from shared import clock
 from shared.schemas import RequestModel, ResponseModel
 
 ClusterCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
@@ -26,7 +27,7 @@ class ServiceEventIn(RequestModel):
     @field_validator("date")
     @classmethod
     def not_in_future(cls, value: dt.date) -> dt.date:
-        if value > dt.date.today():
+        if value > clock.today():
             raise ValueError("date is in the future")
         if value.year < 1990:
             raise ValueError("date is before 1990")
