@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import date
 
 import asyncpg
 import httpx
@@ -83,8 +85,10 @@ async def db_engine(backbone: Backbone):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _one_day_per_test() -> Iterator[None]:
-    """A test and the services it calls agree on "today" from start to end, across midnight too."""
-    with clock.pinned(clock.today()):
+    """A test and the services it calls agree on "today" from start to end, across midnight too.
+    RETHINK_TEST_TODAY=YYYY-MM-DD runs the suite as if on that day (year and month ends)."""
+    day = os.environ.get("RETHINK_TEST_TODAY")
+    with clock.pinned(date.fromisoformat(day) if day else clock.today()):
         yield
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
+from shared import clock
 from tests.formulation.conftest import Org
 from tests.formulation.test_api_formulations import clean
 
 # Wrong types, huge numbers, NUL characters, impossible and future dates, empty containers.
 BAD: list[Any] = ["\x00nul", 10**20, -(10**20), [], {}, None, "9999-12-31", True, 1.5, "2026-13-45"]
-TOMORROW_PLUS = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
 
 def mutations(body: Any) -> Iterator[tuple[str, Any]]:
@@ -257,7 +257,7 @@ async def test_nul_characters_are_refused_naming_the_field(org: Org, db_engine) 
 
 async def test_dates_in_the_future_are_refused(org: Org) -> None:
     family_id = await org.family()
-    later = TOMORROW_PLUS
+    later = (clock.today() + timedelta(days=3)).isoformat()
     checks = [
         ("/v1/supervision-sessions", {"team_id": org.team_id, "kind": "group", "held_on": later}, org.tm),
         ("/v1/forums", {"type": "rethink_forum", "held_on": later}, org.auth("rethink_facilitator", "rf1")),
