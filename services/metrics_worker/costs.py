@@ -142,13 +142,14 @@ def cost_table(pre: Mapping[str, Decimal], post: Mapping[str, Decimal], catalogu
     """Monthly cost per line = monthly volume x unit cost; savings = pre-RES total - with-RES total.
 
     ``pre``/``post`` map line names to monthly volumes (contacts and referrals in hours); a missing
-    line is a zero volume.
+    line is a zero volume. Every figure is exact: round with :func:`money` only to display it, so
+    totals and savings are not sums of rounded pennies.
     """
     lines = []
     for line, _measure, code in LINES:
         unit = catalogue.amount(code)
         v_pre, v_post = pre.get(line, Decimal(0)), post.get(line, Decimal(0))
-        lines.append(CostLine(line, code, unit, v_pre, v_post, money(v_pre * unit), money(v_post * unit)))
+        lines.append(CostLine(line, code, unit, v_pre, v_post, v_pre * unit, v_post * unit))
     total_pre = sum((c.cost_pre_res for c in lines), Decimal(0))
     total_post = sum((c.cost_with_res for c in lines), Decimal(0))
     return CostTable(catalogue.version, lines, total_pre, total_post, total_pre - total_post)

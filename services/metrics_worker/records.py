@@ -55,7 +55,7 @@ class ImportReport:
     rejected_count: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     records: int = 0  # records produced from the rows (one row can give a start and an end)
-    re_referrals_from_earlier_files: int = 0  # CIN: found against referrals already stored
+    re_referrals_across_files: int = 0  # CIN: found against referrals of other files, either order
 
     def reject(self, location: str, field_name: str, reason: str) -> None:
         self.rejected_count += 1

@@ -200,7 +200,7 @@ async def _cin(client, auth, census):
 
 async def test_cin_re_referral_against_a_referral_from_an_earlier_yearly_file(metrics_client, auth, backbone):
     first = await _cin(metrics_client, auth, _census(("K1", ["2018-03-01"]), ("K2", ["2018-01-10"])))
-    assert (first["applied"], first["re_referrals_from_earlier_files"]) == (2, 0)
+    assert (first["applied"], first["re_referrals_across_files"]) == (2, 0)
     # next year's return repeats the 2018 referral of K1 (overlap) and adds a new one
     second = await _cin(
         metrics_client,
@@ -211,7 +211,7 @@ async def test_cin_re_referral_against_a_referral_from_an_earlier_yearly_file(me
     # K2: 2019-06-01 is more than 12 months after 2018-01-10, so not a re-referral
     assert (second["applied"], second["duplicates"]) == (3, 1)
     third = await _cin(metrics_client, auth, _census(("K2", ["2020-02-01"])))
-    assert third["re_referrals_from_earlier_files"] == 1  # K2's previous referral: 2019-06-01
+    assert third["re_referrals_across_files"] == 1  # K2's previous referral: 2019-06-01
     async with backbone.engines["metrics"].connect() as conn:
         rows = await conn.execute(
             text(
@@ -224,3 +224,37 @@ async def test_cin_re_referral_against_a_referral_from_an_earlier_yearly_file(me
             text("SELECT sum(count) FROM metrics.monthly_counts WHERE measure = 're_referral'")
         )
     assert counts == 2
+
+
+async def test_cin_re_referrals_do_not_depend_on_the_order_files_arrive(metrics_client, auth, backbone):
+    """Last year's return imported after this year's still makes this year's referral a
+    re-referral, and a recompute keeps it."""
+
+    async def re_referrals() -> list[str]:
+        async with backbone.engines["metrics"].connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT occurred_on::text FROM metrics.service_records "
+                    "WHERE type = 're_referral' ORDER BY 1"
+                )
+            )
+            return [r[0] for r in rows]
+
+    newer = await _cin(metrics_client, auth, _census(("K1", ["2020-02-01"]), ("K2", ["2020-05-01"])))
+    assert newer["re_referrals_across_files"] == 0
+    # K1's 2019 referral is within 12 months before 2020-02-01; K2's is 13 months before.
+    older = await _cin(metrics_client, auth, _census(("K1", ["2019-06-01"]), ("K2", ["2019-04-01"])))
+    assert older["re_referrals_across_files"] == 1
+    assert await re_referrals() == ["2020-02-01"]
+    # Sending either file again changes nothing.
+    again = await _cin(metrics_client, auth, _census(("K1", ["2020-02-01"]), ("K2", ["2020-05-01"])))
+    assert (again["applied"], again["re_referrals_across_files"]) == (0, 0)
+    r = await metrics_client.post("/v1/recompute", params={"wait": "true"}, headers=auth("scheduler"))
+    assert r.json()["identical_to_incremental"] is True
+    assert await re_referrals() == ["2020-02-01"]
+    table = await metrics_client.get(
+        "/v1/metrics/series",
+        params={"cluster": "RES-1", "measure": "re_referral", "from": "2020-01", "to": "2020-03"},
+        headers=auth("analyst"),
+    )
+    assert [m["count"] for m in table.json()["months"]] == [0, 1, 0]

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
+from services.metrics_worker.records import keyed_pseudonymiser
 from shared import clock
 from shared.queues import queue_name
 from tests.metrics.api_helpers import create_report_clusters, post_events, report_events
@@ -225,3 +226,18 @@ async def test_recompute_status_of_unknown_or_failed_runs(metrics_client, auth, 
     await deliver_events()
     r = await metrics_client.get(f"/v1/recompute/{missing}", headers=auth("scheduler"))
     assert (r.status_code, r.json()["status"]) == (200, "failed")
+
+
+async def test_partner_child_refs_are_keyed_hashes_when_stored(metrics_client, auth, backbone, apps):
+    r = await metrics_client.post(
+        "/v1/service-events", json={"events": [ev(1), ev(2)]}, headers=auth("partner_system")
+    )
+    assert r.json()["accepted"] == 2
+    async with backbone.engines["metrics"].connect() as conn:
+        stored = sorted(await conn.scalars(text("SELECT child_ref FROM metrics.service_records")))
+    key = apps["metrics"].state.settings.pseudonym_secret()
+    pseudonym = keyed_pseudonymiser(key, "partner-child")
+    assert stored == sorted([pseudonym("c1"), pseudonym("c2")])
+    assert not {"c1", "c2"} & set(stored)
+    # an imported LA id of the same spelling gets a different pseudonym
+    assert pseudonym("c1") != keyed_pseudonymiser(key, "la-child")("c1")

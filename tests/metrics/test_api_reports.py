@@ -110,6 +110,14 @@ async def test_unit_costs_are_derived_and_the_scenario_gives_the_report_savings(
     assert Decimal(out["savings_per_month"]) == Decimal("406466.60")
     assert Decimal(out["total_pre_res"]) == Decimal("4916371.44")
     assert out["catalogue_version"] == "2020.1"
+    # Pennies only for display: three lines under half a penny each still total a penny.
+    tiny = {"contacts": "0.00006", "referrals": "0.00003", "child_subject_of_cp_plan": "0.0000003"}
+    r = await metrics_client.post(
+        "/v1/metrics/costs/scenario", headers=auth("analyst"), json={"pre_res": tiny, "with_res": {}}
+    )
+    assert r.status_code == 200, r.text
+    assert {line["monthly_cost_pre_res"] for line in r.json()["lines"]} == {"0.00"}
+    assert r.json()["total_pre_res"] == r.json()["savings_per_month"] == "0.01"
     r = await metrics_client.post(
         "/v1/metrics/costs/scenario",
         headers=auth("analyst"),

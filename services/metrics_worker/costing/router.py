@@ -20,6 +20,7 @@ from services.metrics_worker.costs import (
     UnitCost,
     builtin_catalogue,
     cost_table,
+    money,
 )
 from services.metrics_worker.prepost import PrePostRow, PrePostTotal, pre_post_table
 from services.metrics_worker.series import reports
@@ -88,14 +89,15 @@ def _table_out(t: CostTable) -> dict[str, Any]:
                 "unit_cost": c.unit_cost,
                 "monthly_volume_pre_res": c.volume_pre_res,
                 "monthly_volume_with_res": c.volume_with_res,
-                "monthly_cost_pre_res": c.cost_pre_res,
-                "monthly_cost_with_res": c.cost_with_res,
+                "monthly_cost_pre_res": money(c.cost_pre_res),
+                "monthly_cost_with_res": money(c.cost_with_res),
             }
             for c in t.lines
         ],
-        "total_pre_res": t.total_pre_res,
-        "total_with_res": t.total_with_res,
-        "savings_per_month": t.savings_per_month,
+        # rounded half-up to pennies here, for display only: the sums were taken exactly
+        "total_pre_res": money(t.total_pre_res),
+        "total_with_res": money(t.total_with_res),
+        "savings_per_month": money(t.savings_per_month),
     }
 
 

@@ -12,6 +12,7 @@ import gc
 import io
 import re
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ from shared.auth import Principal
 
 Kind = Literal["ssda903_csv", "ssda903_xml", "cin_xml"]
 STAGE = "metrics_import_stage"
+CIN_RE_REFERRALS_LOCK = zlib.crc32(b"metrics.cin_re_referrals")
 _CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
@@ -165,7 +167,7 @@ async def apply_file(
     await writer.count()
     report.duplicates = report.records - report.applied
     if kind == "cin_xml":
-        report.re_referrals_from_earlier_files = await _re_referrals_across_files(session, run_id)
+        report.re_referrals_across_files = await _re_referrals_across_files(session, run_id)
     run = ImportRun(
         id=run_id,
         kind=kind,
@@ -187,9 +189,14 @@ async def apply_file(
 
 
 async def _re_referrals_across_files(session: AsyncSession, run_id: uuid.UUID) -> int:
-    """A referral in this file is a re-referral when the child's previous referral, within 12
-    months, came in an earlier file (yearly census returns only hold that year's referrals).
-    Same source ids as the in-file rule, so a re-referral is never counted twice."""
+    """Re-referrals that only show across files (a yearly census holds that year's referrals):
+    a stored referral of a child in this file is a re-referral when the child's previous
+    referral, from any file, is within 12 months before it. Both directions: this file's
+    referrals after earlier ones, and stored referrals after this file's, so the result does
+    not depend on the order files are imported in. Same source ids as the in-file rule, so a
+    re-referral is never counted twice."""
+    # CIN imports take turns here, so two at once still see each other's referrals.
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CIN_RE_REFERRALS_LOCK})
     await session.execute(
         text(
             f"CREATE TEMP TABLE {STAGE} (type text, cluster_code text, occurred_on date, "
@@ -202,7 +209,10 @@ async def _re_referrals_across_files(session: AsyncSession, run_id: uuid.UUID) -
             SELECT 're_referral', r.cluster_code, r.occurred_on, r.child_ref,
                    'cin:' || r.child_ref || ':re_referral:' || to_char(r.occurred_on, 'YYYY-MM-DD')
             FROM metrics.service_records r
-            WHERE r.batch_id = :run_id AND r.type = 'referral'
+            WHERE r.type = 'referral'
+              AND r.child_ref IN (
+                SELECT child_ref FROM metrics.service_records
+                WHERE batch_id = :run_id AND type = 'referral')
               AND EXISTS (
                 SELECT 1 FROM metrics.service_records p
                 WHERE p.child_ref = r.child_ref AND p.type = 'referral'
@@ -248,6 +258,6 @@ def report_out(report: ImportReport, run: ImportRun | None = None) -> dict[str, 
         "duplicates": report.duplicates,
         "ignored": report.ignored,
         "rejected_count": report.rejected_count,
-        "re_referrals_from_earlier_files": report.re_referrals_from_earlier_files,
+        "re_referrals_across_files": report.re_referrals_across_files,
         "rejected": [{"at": r.location, "field": r.field, "reason": r.reason} for r in report.rejected],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics_worker.access import Disclosure
-from services.metrics_worker.months import add_months, format_month, month_range
+from services.metrics_worker.months import add_months, format_month, month_of, month_range
 from services.metrics_worker.prepost import PrePostRow, pre_post_table
 from services.metrics_worker.reference.models import Cluster, Population
 from services.metrics_worker.series.service import freshness, monthly_counts
@@ -37,8 +38,11 @@ def _rr(rate: RateRatio) -> dict[str, Any]:
 
 
 async def clusters_with_starts(session: AsyncSession) -> dict[str, date | None]:
+    """Each cluster's RES start *month* (its first day): the whole start month counts as with
+    RES, so every table, series, chart and estimate splits the months at the same place even
+    when the start date given is mid-month."""
     rows = await session.execute(select(Cluster.code, Cluster.res_start))
-    return {code: start for code, start in rows}
+    return {code: month_of(start) if start else None for code, start in rows}
 
 
 async def freshness_fields(session: AsyncSession) -> dict[str, Any]:
@@ -82,12 +86,13 @@ def _publish_prepost(rows: list[dict[str, Any]], total: dict[str, Any]) -> None:
         total["rate_ratio"] = total["rate_ratio_ci95"] = total["p_value"] = SUPPRESSED
 
 
-async def pre_post_report(
-    session: AsyncSession, measure: str, first: date, last: date, disclosure: Disclosure
-) -> dict[str, Any]:
-    clusters = await clusters_with_starts(session)
-    counts = await monthly_counts(session, measure, first, last)
-    starts = {c: s for c, s in clusters.items() if s is not None}
+def _table_out(
+    counts: dict[tuple[str, date], int],
+    starts: dict[str, date],
+    first: date,
+    last: date,
+    disclosure: Disclosure,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     table, total = pre_post_table(counts, starts, first, last)
     rows = [_row(r) for r in table]
     total_out: dict[str, Any] = {
@@ -107,6 +112,16 @@ async def pre_post_report(
     }
     if disclosure == "published":
         _publish_prepost(rows, total_out)
+    return rows, total_out
+
+
+async def pre_post_report(
+    session: AsyncSession, measure: str, first: date, last: date, disclosure: Disclosure
+) -> dict[str, Any]:
+    clusters = await clusters_with_starts(session)
+    counts = await monthly_counts(session, measure, first, last)
+    starts = {c: s for c, s in clusters.items() if s is not None}
+    rows, total_out = _table_out(counts, starts, first, last, disclosure)
     return {
         **await freshness_fields(session),
         "measure": measure,
@@ -157,31 +172,72 @@ async def known_cluster(session: AsyncSession, code: str) -> bool:
     return bool(found)
 
 
+_SIDE = {False: "pre_count", True: "post_count"}
+
+
+@dataclass(frozen=True)
+class ClusterSeries:
+    months: list[date]
+    counts: list[int]
+    res_start: date | None
+    # The periods (False: before RES, True: with RES) whose counts the published before/after
+    # table hides for this window: a published series or chart must not give them away.
+    hidden_periods: frozenset[bool]
+
+
 async def cluster_series(
     session: AsyncSession, cluster: str, measure: str, first: date, last: date
-) -> tuple[list[date], list[int], date | None]:
+) -> ClusterSeries:
     if not await known_cluster(session, cluster):
         raise not_found("cluster", cluster)
     counts = await monthly_counts(session, measure, first, last)
     months = list(month_range(first, last))
-    start = (await clusters_with_starts(session)).get(cluster)
-    return months, [counts.get((cluster, m), 0) for m in months], start
+    starts = {c: s for c, s in (await clusters_with_starts(session)).items() if s is not None}
+    start = starts.get(cluster)
+    hidden: frozenset[bool] = frozenset()
+    if start is not None:
+        rows, _ = _table_out(counts, starts, first, last, "published")
+        for row in (r for r in rows if r["cluster"] == cluster):
+            hidden = frozenset(after for after in (False, True) if row[_SIDE[after]] == SUPPRESSED)
+    return ClusterSeries(months, [counts.get((cluster, m), 0) for m in months], start, hidden)
 
 
-def published_lines(months: Sequence[date], res_start: date | None) -> list[list[int]]:
-    """Runs of months whose totals other endpoints publish: the before/after-RES periods (the
-    pre-post table) and each calendar year (the rates)."""
+def published_series(series: ClusterSeries) -> list[int | str | None]:
+    """The series as published: small counts hidden, and every non-zero month of a period the
+    before/after table hides; then partners for lone hidden months in the totals published
+    elsewhere (the periods the table shows, and each calendar year)."""
+    start = series.res_start
+    forced = [
+        (start is not None and m >= start) in series.hidden_periods and n > 0
+        for m, n in zip(series.months, series.counts, strict=True)
+    ]
+    lines = published_lines(series.months, start, series.hidden_periods)
+    return publish_series(series.counts, lines, forced)
+
+
+def published_lines(
+    months: Sequence[date], res_start: date | None, hidden_periods: frozenset[bool] = frozenset()
+) -> list[list[int]]:
+    """Runs of months whose totals other endpoints publish: the before/after-RES periods the
+    pre-post table shows, and each calendar year (the rates)."""
     lines: dict[object, list[int]] = {}
     for i, m in enumerate(months):
-        lines.setdefault(("res", res_start is not None and m >= res_start), []).append(i)
+        after = res_start is not None and m >= res_start
+        if after not in hidden_periods:
+            lines.setdefault(("res", after), []).append(i)
         lines.setdefault(("year", m.year), []).append(i)
     return list(lines.values())
 
 
-def publish_series(values: Sequence[int], lines: Sequence[Sequence[int]] = ()) -> list[int | str | None]:
-    """Counts 1-5 hidden; then, in every line whose total is published elsewhere, a lone hidden
-    month is joined by the next smallest one, so no month can be recovered by subtraction."""
+def publish_series(
+    values: Sequence[int], lines: Sequence[Sequence[int]] = (), forced: Sequence[bool] = ()
+) -> list[int | str | None]:
+    """Counts 1-5 (and ``forced`` months) hidden; then, in every line whose total is published
+    elsewhere, a lone hidden month is joined by the next smallest one, so no month can be
+    recovered by subtraction."""
     hidden = [1 <= v <= SMALL for v in values]
+    for k, force in enumerate(forced):
+        hidden[k] = hidden[k] or force
     changed = True
     while changed:
         changed = False

@@ -22,7 +22,7 @@ from services.metrics_worker.access import (
 from services.metrics_worker.chart import series_svg
 from services.metrics_worker.months import format_month, parse_month
 from services.metrics_worker.prepost import pre_post_table
-from services.metrics_worker.records import ServiceRecord
+from services.metrics_worker.records import ServiceRecord, keyed_pseudonymiser
 from services.metrics_worker.series import reports
 from services.metrics_worker.series.measures import MEASURES
 from services.metrics_worker.series.models import RecomputeRun
@@ -33,6 +33,7 @@ from services.metrics_worker.series.schemas import (
     ServiceEventsOut,
 )
 from services.metrics_worker.series.service import recompute, store_records
+from services.metrics_worker.settings import Settings
 from shared import audit, clock
 from shared.deps import DbSession
 from shared.errors import Problem, not_found, unprocessable
@@ -75,9 +76,17 @@ def window(first: str, last: str) -> tuple[date, date]:
     response_model=ServiceEventsOut,
     summary="Record contacts, referrals, CP plans and CLA episodes (idempotent by source_id)",
 )
-async def post_service_events(user: Ingester, body: ServiceEventsIn, session: DbSession) -> ServiceEventsOut:
+async def post_service_events(
+    user: Ingester, body: ServiceEventsIn, session: DbSession, request: Request
+) -> ServiceEventsOut:
     batch_id = uuid.uuid4()
-    records = [ServiceRecord(e.type, e.cluster, e.date, e.child_ref, e.source_id) for e in body.events]
+    # Partners send their own pseudonymous refs; keyed-hashing them again means a raw local id
+    # sent by mistake is never stored either (a namespace of its own: never matched to LA ids).
+    settings: Settings = request.app.state.settings
+    pseudonym = keyed_pseudonymiser(settings.pseudonym_secret(), "partner-child")
+    records = [
+        ServiceRecord(e.type, e.cluster, e.date, pseudonym(e.child_ref), e.source_id) for e in body.events
+    ]
     accepted = await store_records(session, records, batch_id)
     if accepted:
         await audit.record(session, user, "create", "service_record_batch", batch_id)
@@ -115,16 +124,18 @@ async def get_series(
 ) -> dict[str, Any]:
     first, last = window(from_, to)
     shown = disclosure_for(user, disclosure)
-    months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
-    lines = reports.published_lines(months, start)
-    values = reports.publish_series(counts, lines) if shown == "published" else list(counts)
+    series = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    values = reports.published_series(series) if shown == "published" else list(series.counts)
+    start = series.res_start
     return {
         **await reports.freshness_fields(session),
         "cluster": cluster,
         "measure": measure,
         "res_start": format_month(start) if start else None,
         "disclosure": shown,
-        "months": [{"month": format_month(m), "count": v} for m, v in zip(months, values, strict=True)],
+        "months": [
+            {"month": format_month(m), "count": v} for m, v in zip(series.months, values, strict=True)
+        ],
     }
 
 
@@ -150,7 +161,8 @@ async def get_series_svg(
 ) -> Response:
     first, last = window(from_, to or format_month(clock.today()))
     shown = disclosure_for(user, disclosure)
-    months, counts, start = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    series = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    months, counts, start = series.months, series.counts, series.res_start
     pre_avg = post_avg = None
     if start is not None:
         (row,), _ = pre_post_table(
@@ -161,13 +173,12 @@ async def get_series_svg(
         )
         pre_avg, post_avg = row.pre_monthly_average, row.post_monthly_average
         if shown == "published":
-            # an average times its months is a count: hide it when that count is small
-            pre_avg = None if 1 <= row.pre_count <= 5 else pre_avg
-            post_avg = None if 1 <= row.post_count <= 5 else post_avg
+            # an average times its months is a count: hide it where the table hides that count
+            pre_avg = None if False in series.hidden_periods else pre_avg
+            post_avg = None if True in series.hidden_periods else post_avg
     points: list[int | None] = list(counts)
     if shown == "published":
-        published = reports.publish_series(counts, reports.published_lines(months, start))
-        points = [v if isinstance(v, int) else None for v in published]
+        points = [v if isinstance(v, int) else None for v in reports.published_series(series)]
     as_of: datetime = (await reports.freshness_fields(session))["as_of"]
     title = f"{cluster}: {measure} per month"
     svg = series_svg(title, months, points, start, pre_avg, post_avg, as_of=as_of)
