@@ -7,30 +7,40 @@ carrying on" (Appendix 5): record a request that the next completed formulation 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.families.models import Family, FamilyPlan
 from services.formulation_api.formulations.models import Formulation, ReformulationRequest
+from shared import audit
+from shared.auth import Principal, Role
 from shared.consumer import EventHandler
 from shared.events import EventEnvelope, PlanClosed, PlanReformulationNeeded
 
 REFORMULATE_ON_CLOSE = "continued_intervention_new_formulation"
 
 
+def _actor(event: EventEnvelope) -> Principal:
+    """The actor in the audit log when an event, not a person, writes (as in the goals service)."""
+    return Principal(sub=f"event:{event.type}", role=Role.SCHEDULER)
+
+
 async def _known_family(session: AsyncSession, family_id: object) -> bool:
     return (await session.scalar(select(Family.id).where(Family.id == family_id))) is not None
 
 
-async def _request(session: AsyncSession, values: dict[str, object]) -> None:
+async def _request(session: AsyncSession, event: EventEnvelope, values: dict[str, object]) -> None:
     # Unique on event_id: a replay is a no-op even without the processed-events row.
     stmt = (
         insert(ReformulationRequest)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[ReformulationRequest.event_id])
+        .returning(ReformulationRequest.id)
     )
-    await session.execute(stmt)
+    created = (await session.execute(stmt)).scalar_one_or_none()
+    if created is not None:
+        await audit.record(session, _actor(event), "create", "reformulation_request", created)
 
 
 async def on_reformulation_needed(session: AsyncSession, event: EventEnvelope) -> None:
@@ -40,6 +50,7 @@ async def on_reformulation_needed(session: AsyncSession, event: EventEnvelope) -
     known = await session.scalar(select(Formulation.id).where(Formulation.id == p.formulation_id))
     await _request(
         session,
+        event,
         {
             "event_id": event.event_id,
             "family_id": p.family_id,
@@ -59,15 +70,17 @@ async def on_plan_closed(session: AsyncSession, event: EventEnvelope) -> None:
     stmt = insert(FamilyPlan).values(
         plan_id=p.plan_id, family_id=p.family_id, closed_on=p.closed_on, reason_code=p.reason_code
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[FamilyPlan.plan_id],
-            set_={"closed_on": stmt.excluded.closed_on, "reason_code": stmt.excluded.reason_code},
-        )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[FamilyPlan.plan_id],
+        set_={"closed_on": stmt.excluded.closed_on, "reason_code": stmt.excluded.reason_code},
     )
+    # xmax is 0 on a freshly inserted row version: a new plan is a create, a known one an update.
+    created = bool((await session.execute(upsert.returning(literal_column("xmax = 0")))).scalar_one())
+    await audit.record(session, _actor(event), "create" if created else "update", "family_plan", p.plan_id)
     if p.reason_code == REFORMULATE_ON_CLOSE:
         await _request(
             session,
+            event,
             {
                 "event_id": event.event_id,
                 "family_id": p.family_id,

@@ -35,7 +35,7 @@ class Org:
     def practitioner(self, sub: str) -> dict[str, str]:
         return self.auth("practitioner", sub, teams=[self.team_id])
 
-    async def referral(self, **overrides: Any) -> dict[str, Any]:
+    async def referral(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
             "cluster_code": self.cluster,
             "source_code": "2A",
@@ -51,7 +51,7 @@ class Org:
             },
         }
         body.update(overrides)
-        r = await self.client.post("/v1/referrals", json=body, headers=self.partner)
+        r = await self.client.post("/v1/referrals", json=body, headers=headers or self.partner)
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 

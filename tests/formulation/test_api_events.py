@@ -89,3 +89,51 @@ async def test_events_for_unknown_families_are_ignored(org: Org, backbone: Any) 
     env = _plan_closed(str(uuid.uuid4()), "continued_intervention_new_formulation")
     assert await apply_event(sm, "formulation", HANDLERS, env)
     assert await _scalar(backbone, "select count(*) from formulation.family_plans") == 0
+
+
+async def test_event_driven_writes_are_audited_with_the_event_as_actor(org: Org, backbone: Any) -> None:
+    d = await clean(org)
+    assert (await d.complete()).status_code == 200
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
+    sm = backbone.sessionmakers["formulation"]
+    again = _plan_closed(family_id, "continued_intervention_new_formulation")
+    needed = build_envelope(
+        "goals",
+        "plan.reformulation_needed",
+        uuid.uuid4(),
+        {
+            "plan_id": str(uuid.uuid4()),
+            "family_id": family_id,
+            "formulation_id": d.id,
+            "flagged_on": "2026-03-01",
+            "reviews_without_progress": 3,
+        },
+    )
+    assert await apply_event(sm, "formulation", HANDLERS, again)
+    assert await apply_event(sm, "formulation", HANDLERS, needed)
+    assert not await apply_event(sm, "formulation", HANDLERS, again)  # a replay writes nothing
+    # the same plan closed again (a later correction) updates its row
+    later = build_envelope(
+        "goals", "plan.closed", again.subject_id, {**again.payload, "reason_code": "other"}
+    )
+    assert await apply_event(sm, "formulation", HANDLERS, later)
+    async with backbone.engines["formulation"].connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "select actor, role, action, resource_type, resource_id from formulation.audit_log "
+                    "where actor like 'event:%' order by id"
+                )
+            )
+        ).all()
+    plan_id = str(again.payload["plan_id"])
+    requests = await _scalar(
+        backbone,
+        "select array_agg(id::text order by flagged_on desc) from formulation.reformulation_requests",
+    )
+    assert [tuple(r) for r in rows] == [
+        ("event:plan.closed", "scheduler", "create", "family_plan", plan_id),
+        ("event:plan.closed", "scheduler", "create", "reformulation_request", requests[0]),
+        ("event:plan.reformulation_needed", "scheduler", "create", "reformulation_request", requests[1]),
+        ("event:plan.closed", "scheduler", "update", "family_plan", plan_id),
+    ]

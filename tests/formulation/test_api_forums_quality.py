@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.formulation.conftest import Org
+from tests.formulation.conftest import Org, audit_rows
 from tests.formulation.test_api_formulations import clean
 
 SKILLS = ("collaboration", "empathy", "purposefulness", "clarity_of_issues", "child_focus")
@@ -139,3 +139,35 @@ async def test_practice_quality_two_coders_and_report(org: Org) -> None:
     assert rep["agreement"]["pairs"] == 5
     assert rep["agreement"]["exact_percent"] == "40.00"
     assert rep["agreement"]["within_one_percent"] == "80.00"
+
+
+async def test_forum_family_links_are_audited_as_family_reads(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    family_id = await org.family()
+    r = await org.client.post(
+        "/v1/forums",
+        json={
+            "type": "rethink_space",
+            "held_on": "2026-02-01",
+            "family_id": family_id,
+            "facilitator_sub": "rf1",
+        },
+        headers=org.sw1,
+    )
+    assert r.status_code == 201, r.text
+    forum = r.json()["id"]
+    plain = await org.client.post(
+        "/v1/forums", json={"type": "rethink_space", "held_on": "2026-02-02"}, headers=org.sw1
+    )
+    assert plain.status_code == 201
+    rf = org.auth("rethink_facilitator", "rf1")
+    analyst = org.auth("analyst", "an1")
+    listed = (await org.client.get("/v1/forums", headers=org.sw1)).json()["items"]
+    assert {i["family_id"] for i in listed} == {family_id, None}
+    assert (await org.client.get(f"/v1/forums/{forum}", headers=rf)).json()["family_id"] == family_id
+    # those who may not see the family get no link, and no read is recorded for them
+    assert (await org.client.get(f"/v1/forums/{forum}", headers=analyst)).json()["family_id"] is None
+    assert {
+        i["family_id"] for i in (await org.client.get("/v1/forums", headers=analyst)).json()["items"]
+    } == {None}
+    reads = await audit_rows(db_engine, "read", "family")
+    assert [(row.actor, row.resource_id) for row in reads] == [("sw1", family_id), ("rf1", family_id)]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from tests.formulation.conftest import Org
-from tests.formulation.test_api_formulations import ALL_FOUR, clean
+from tests.formulation.test_api_formulations import ALL_FOUR, Draft, clean
 
 OTHER_TEAM = "11111111-1111-1111-1111-111111111111"
 
@@ -79,6 +79,58 @@ async def test_withdrawn_consent_closes_the_gate_again(org: Org) -> None:
     assert r.status_code == 403 and r.json()["consent_scope"] == "share_formulation_with_agency"
     listed = (await org.client.get(cases, headers=org.tm)).json()
     assert len(listed) == 1  # the discussion held while consent stood is still on record
+
+
+async def test_a_group_supervision_formulation_needs_the_familys_consent(org: Org) -> None:
+    family_id = await org.family()
+    start = f"/v1/families/{family_id}/formulations"
+    body = {"context": "group_supervision", "participants": [{"role": "team"}]}
+
+    def refused(r: Any) -> bool:
+        return bool(r.status_code == 403 and r.json()["consent_scope"] == "group_supervision")
+
+    async def consent() -> str:
+        r = await org.client.post(
+            f"/v1/families/{family_id}/consents",
+            json={"scope": "group_supervision", "given_by": "Alex Example"},
+            headers=org.sw1,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def withdraw(consent_id: str) -> None:
+        r = await org.client.post(f"/v1/families/{family_id}/consents/{consent_id}/withdraw", headers=org.sw1)
+        assert r.status_code == 200, r.text
+
+    assert refused(await org.client.post(start, json=body, headers=org.sw1))
+    first = await consent()
+    r = await org.client.post(start, json=body, headers=org.sw1)
+    assert r.status_code == 201, r.text
+    d = Draft(org, org.sw1, r.json()["id"], r.headers["etag"])
+    await d.factor("now", "presenting", "Charlie is not going to school", driving=True)
+    await d.factor("keeps", "perpetuating", "Morning arguments")
+    await d.factor("nan", "protective", "Grandmother lives nearby")
+    assert (await d.prioritise("keeps")).status_code == 200
+    assert (await d.next_steps(["now"], [(["keeps"], ["nan"])])).status_code == 200
+    await withdraw(first)
+    # A withdrawal stops further work on the draft: every change and the completion.
+    url = f"/v1/formulations/{d.id}"
+    h = {**org.sw1, "If-Match": d.etag}
+    attempts = [
+        ("POST", f"{url}/factors", {"kind": "presenting", "text": "new"}),
+        ("PATCH", f"{url}/factors/{d.f['keeps']}", {"text": "changed"}),
+        ("PUT", f"{url}/factors/{d.f['keeps']}/prioritisation", ALL_FOUR),
+        ("POST", f"{url}/complete", None),
+    ]
+    for method, target, payload in attempts:
+        assert refused(await org.client.request(method, target, json=payload, headers=h)), target
+    second = await consent()
+    assert (await d.complete()).status_code == 200
+    await withdraw(second)
+    # ...and re-formulating it, which copies the group's formulation into a new draft.
+    assert refused(await org.client.post(f"{url}/reformulate", headers=org.sw1))
+    await consent()
+    assert (await org.client.post(f"{url}/reformulate", headers=org.sw1)).status_code == 201
 
 
 async def test_formulation_routes_are_scoped_by_role_and_team(org: Org) -> None:

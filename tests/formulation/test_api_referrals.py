@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
+import httpx
+from sqlalchemy import text
+
+from services.formulation_api.referrals.rules import reopen_rule
 from tests.formulation.conftest import Org, audit_rows, outbox
 
 PROBLEM = "application/problem+json"
@@ -270,7 +276,8 @@ async def test_team_member_validation(org: Org) -> None:
 
 async def test_re_referral_reopens_a_closed_family(org: Org) -> None:
     family_id = await org.family(lead="sw1")
-    ref = await org.referral(existing_family_id=family_id, family=None)
+    # The family's own team links a re-referral to it (partner systems send details only).
+    ref = await org.referral(org.sw1, existing_family_id=family_id, family=None)
     await org.conversation(ref["id"])
     r = await org.client.post(
         f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=org.tm
@@ -282,7 +289,7 @@ async def test_re_referral_reopens_a_closed_family(org: Org) -> None:
         headers=org.sw1,
     )
     assert closed.status_code == 200
-    ref2 = await org.referral(existing_family_id=family_id, family=None)
+    ref2 = await org.referral(org.tm, existing_family_id=family_id, family=None)
     await org.conversation(ref2["id"])
     r = await org.client.post(
         f"/v1/referrals/{ref2['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=org.tm
@@ -335,3 +342,161 @@ async def test_worker_in_two_teams_is_allocated_by_either_teams_manager(org: Org
         f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw2"}, headers=tm2
     )
     assert r.status_code == 403 and r.json()["rule"] == "team_scope"
+
+
+async def _other_team(
+    org: Org, cluster: str, name: str, manager: str, worker: str
+) -> tuple[str, dict[str, str]]:
+    """A RES team (in `cluster`, created if new) with its manager and one social worker."""
+    if cluster != org.cluster:
+        r = await org.client.put(
+            f"/v1/clusters/{cluster}", json={"name": cluster, "res_start": None}, headers=org.admin
+        )
+        assert r.status_code in (200, 201), r.text
+    r = await org.client.post("/v1/teams", json={"cluster_code": cluster, "name": name}, headers=org.admin)
+    assert r.status_code == 201, r.text
+    team = r.json()["id"]
+    tm = org.auth("team_manager", manager, teams=[team])
+    for sub, role in ((manager, "team_manager"), (worker, "social_worker")):
+        r = await org.client.post(
+            f"/v1/teams/{team}/members",
+            json={"sub": sub, "name": "Other Worker", "role": role, "fte": "1.0"},
+            headers=tm,
+        )
+        assert r.status_code == 201, r.text
+    return team, tm
+
+
+def _answer(r: httpx.Response) -> tuple[int, str, str, str]:
+    body = r.json()
+    return r.status_code, body["rule"], body["field"], body["detail"]
+
+
+async def test_a_known_family_is_linked_only_by_those_who_see_it_and_ids_are_no_oracle(org: Org) -> None:
+    family_id = await org.family(lead="sw1")
+    closed = await org.client.post(
+        f"/v1/families/{family_id}/close", json={"reason_code": "all_goals_achieved"}, headers=org.sw1
+    )
+    assert closed.status_code == 200
+    team2, tm2 = await _other_team(org, "RES-2", "Far RES", "tm2", "sw9")
+    sw9 = org.auth("practitioner", "sw9", teams=[team2])
+    missing = str(uuid.uuid4())
+    body = {
+        "cluster_code": "RES-2",
+        "source_code": "5A",
+        "referring_organisation": "Duty and advice",
+        "support_type": "early_help",
+        "reason": "Moved into the area.",
+    }
+    for headers in (tm2, sw9):
+        seen = await org.client.post(
+            "/v1/referrals", json={**body, "existing_family_id": family_id}, headers=headers
+        )
+        unknown = await org.client.post(
+            "/v1/referrals", json={**body, "existing_family_id": missing}, headers=headers
+        )
+        # The same answer for a family that exists but is out of scope and one that does not.
+        assert _answer(seen) == _answer(unknown)
+        assert _answer(seen)[:2] == (422, "unknown_family")
+    for fid in (family_id, missing):
+        r = await org.client.post(
+            "/v1/referrals",
+            json={**body, "cluster_code": org.cluster, "existing_family_id": fid},
+            headers=org.partner,
+        )
+        assert _answer(r)[:2] == (422, "existing_family_staff_only")
+    # the family's own team may (into another cluster too: the family moved)
+    r = await org.client.post("/v1/referrals", json={**body, "existing_family_id": family_id}, headers=org.tm)
+    assert r.status_code == 201, r.text
+
+
+async def test_another_teams_manager_cannot_take_over_a_closed_family(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    family_id = await org.family(lead="sw1")
+    formulation = await org.client.post(
+        f"/v1/families/{family_id}/formulations", json={"context": "with_family"}, headers=org.sw1
+    )
+    assert formulation.status_code == 201
+    closed = await org.client.post(
+        f"/v1/families/{family_id}/close", json={"reason_code": "all_goals_achieved"}, headers=org.sw1
+    )
+    assert closed.status_code == 200
+    team2, tm2 = await _other_team(org, "RES-2", "Far RES", "tm2", "sw9")
+    # A legitimate re-referral into the other cluster (posted by the family's team), or one
+    # posted by a partner before partners stopped linking families.
+    ref = await org.referral(org.tm, cluster_code="RES-2", existing_family_id=family_id, family=None)
+    r = await org.client.post(f"/v1/referrals/{ref['id']}/conversation", json={"notes": "n"}, headers=tm2)
+    assert r.status_code == 403 and r.json()["rule"] == "family_scope"
+    async with db_engine.begin() as conn:  # as if the conversation had been held
+        await conn.execute(
+            text("update formulation.referrals set status = 'conversation_recorded' where id = :id"),
+            {"id": ref["id"]},
+        )
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw9"}, headers=tm2
+    )
+    assert r.status_code == 403 and r.json()["rule"] == "family_scope"
+    assert (await org.client.get(f"/v1/referrals/{ref['id']}", headers=tm2)).status_code == 403
+    assert (await org.client.get(f"/v1/families/{family_id}", headers=tm2)).status_code == 403
+    r = await org.client.get(f"/v1/formulations/{formulation.json()['id']}", headers=tm2)
+    assert r.status_code == 403
+    fam = (await org.client.get(f"/v1/families/{family_id}", headers=org.tm)).json()
+    assert (fam["status"], fam["team_id"], fam["lead_worker_sub"]) == ("closed", org.team_id, "sw1")
+    # A manager of both teams hands the family over.
+    both = org.auth("team_manager", "tm3", teams=[org.team_id, team2])
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw9"}, headers=both
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["team_id"] == team2
+
+
+def test_only_the_previous_team_or_an_admin_reopens_a_family() -> None:
+    previous = uuid.uuid4()
+    assert reopen_rule(previous, [str(previous)], is_admin=False) is None
+    assert reopen_rule(previous, [str(uuid.uuid4()), str(previous)], is_admin=False) is None
+    assert reopen_rule(previous, [], is_admin=True) is None
+    assert reopen_rule(previous, [str(uuid.uuid4())], is_admin=False) == "family_of_another_team"
+    assert reopen_rule(previous, [], is_admin=False) == "family_of_another_team"
+
+
+async def test_referrals_are_read_cluster_wide_only_until_a_family_is_allocated(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    team_b, tm_b = await _other_team(org, org.cluster, "Second RES", "tmb", "swb")
+    sw_b = org.auth("practitioner", "swb", teams=[team_b])
+    sw2 = org.practitioner("sw2")
+    ref = await org.referral()
+
+    async def listed(headers: dict[str, str]) -> set[str]:
+        r = await org.client.get("/v1/referrals", headers=headers)
+        assert r.status_code == 200, r.text
+        return {i["id"] for i in r.json()["items"]}
+
+    async def status(headers: dict[str, str]) -> int:
+        return (await org.client.get(f"/v1/referrals/{ref['id']}", headers=headers)).status_code
+
+    # Undecided: the cluster's team managers triage it; practitioners do not read it.
+    for headers in (org.tm, tm_b):
+        assert ref["id"] in await listed(headers) and await status(headers) == 200
+    for headers in (org.sw1, sw_b):
+        assert ref["id"] not in await listed(headers)
+        r = await org.client.get(f"/v1/referrals/{ref['id']}", headers=headers)
+        assert r.status_code == 403 and r.json()["rule"] == "cluster_scope"
+    # A practitioner who posts a referral reads it.
+    own = await org.referral(sw_b)
+    assert await listed(sw_b) == {own["id"]}
+    assert await status(org.partner) == 200
+    # Accepted into the first team: only those who see the family read it.
+    assert (await org.conversation(ref["id"])).status_code == 200
+    r = await org.client.post(
+        f"/v1/referrals/{ref['id']}/accept", json={"lead_worker_sub": "sw1"}, headers=org.tm
+    )
+    assert r.status_code == 200, r.text
+    for headers in (org.tm, org.sw1, sw2):
+        assert ref["id"] in await listed(headers) and await status(headers) == 200
+    for headers in (tm_b, sw_b):
+        assert ref["id"] not in await listed(headers)
+        r = await org.client.get(f"/v1/referrals/{ref['id']}", headers=headers)
+        assert r.status_code == 403 and r.json()["rule"] == "family_scope"
+    readers = {
+        row.actor for row in await audit_rows(db_engine, "read", "referral") if row.resource_id == ref["id"]
+    }
+    assert readers == {"tm1", "tmb", "sw1", "sw2"}

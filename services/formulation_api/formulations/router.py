@@ -68,7 +68,10 @@ def _etag(response: Response, revision: int) -> None:
     "/v1/families/{family_id}/formulations",
     status_code=201,
     response_model=FormulationCreated,
-    summary="Start a draft Rethink Formulation for a family",
+    summary=(
+        "Start a draft Rethink Formulation for a family (context group_supervision needs the "
+        "family's group-supervision consent, for this and every later change)"
+    ),
 )
 async def create(
     user: Staff,
@@ -241,7 +244,7 @@ async def complete(
     "/v1/formulations/{formulation_id}/reformulate",
     status_code=201,
     response_model=FormulationCreated,
-    summary="Open a new draft version linked to this completed one",
+    summary="Open a new draft version linked to this completed one (same consent gate as creating)",
 )
 async def reformulate(
     user: Staff, formulation_id: FormulationId, session: DbSession, response: Response

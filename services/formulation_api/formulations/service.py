@@ -11,8 +11,9 @@ from fastapi import Request
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.formulation_api.families.consent import ConsentScope
 from services.formulation_api.families.models import Family
-from services.formulation_api.families.service import ensure_open, visible_family
+from services.formulation_api.families.service import ensure_open, require_consent, visible_family
 from services.formulation_api.formulations import repository
 from services.formulation_api.formulations.models import (
     Factor,
@@ -23,6 +24,7 @@ from services.formulation_api.formulations.models import (
 from services.formulation_api.formulations.rules import (
     FactorKind,
     FactorView,
+    FormulationContext,
     FormulationStatus,
     FourPs,
     NextStepsView,
@@ -76,6 +78,14 @@ async def load(
     )
 
 
+async def ensure_context_consent(session: AsyncSession, family_id: uuid.UUID, context: str) -> None:
+    """A formulation made in group supervision shares the family's information with the group:
+    it needs the family's group-supervision consent, on creation and on every change, so a
+    withdrawal stops the work (403 consent_required)."""
+    if context == FormulationContext.GROUP_SUPERVISION.value:
+        await require_consent(session, family_id, ConsentScope.GROUP_SUPERVISION)
+
+
 async def for_change(
     session: AsyncSession,
     user: Principal,
@@ -93,6 +103,7 @@ async def for_change(
             formulation_id=str(formulation_id),
         )
     check_if_match(request, loaded.formulation.revision, required=if_match_required)
+    await ensure_context_consent(session, loaded.family.id, loaded.formulation.context)
     return loaded
 
 
@@ -107,6 +118,7 @@ async def create(
 ) -> Formulation:
     family = await visible_family(session, user, family_id, lock=True)
     ensure_open(family)
+    await ensure_context_consent(session, family.id, body.context.value)
     existing = await repository.for_family(session, family.id)
     await _no_open_draft(existing)
     formulation = Formulation(
@@ -345,6 +357,7 @@ async def reformulate(session: AsyncSession, user: Principal, formulation_id: uu
         raise conflict("formulation_not_completed", "only a completed formulation is re-formulated")
     await visible_family(session, user, source.family_id, lock=True)
     ensure_open(loaded.family)
+    await ensure_context_consent(session, source.family_id, source.context)
     existing = await repository.for_family(session, source.family_id)
     await _no_open_draft(existing)
     new = Formulation(

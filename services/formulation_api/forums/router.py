@@ -239,7 +239,7 @@ def _answers(rows: Iterable[ForumFeedback]) -> list[FeedbackAnswer]:
 
 async def _hide_unseen_families(session: DbSession, user: Principal, items: list[ForumOut]) -> None:
     """A session about one family links that family to it: personal data, even pseudonymous.
-    Show the family id only to those who may see the family."""
+    Show the family id only to those who may see the family, and audit it as a read of the family."""
     ids = {i.family_id for i in items if i.family_id is not None}
     if not ids:
         return
@@ -249,6 +249,8 @@ async def _hide_unseen_families(session: DbSession, user: Principal, items: list
     for item in items:
         if item.family_id not in visible:
             item.family_id = None
+    shown: list[object] = list(dict.fromkeys(i.family_id for i in items if i.family_id is not None))
+    await audit.record_many(session, user, "read", "family", shown)
 
 
 @router.get("", response_model=Page[ForumOut], summary="Forum and practice development sessions")

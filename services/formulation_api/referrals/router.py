@@ -5,6 +5,7 @@ from fastapi import Depends, Query
 from sqlalchemy import select
 
 from services.formulation_api.referrals import service
+from services.formulation_api.referrals.access import visible_filter
 from services.formulation_api.referrals.models import Referral
 from services.formulation_api.referrals.rules import ReferralStatus
 from services.formulation_api.referrals.schemas import (
@@ -18,7 +19,6 @@ from services.formulation_api.referrals.schemas import (
     ReferralOut,
     ReferralStatusOut,
 )
-from services.formulation_api.teams.models import Team
 from shared import audit
 from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
@@ -31,7 +31,12 @@ Readers = Annotated[Principal, Depends(allow(Role.PARTNER_SYSTEM, Role.PRACTITIO
 Managers = Annotated[Principal, Depends(allow(Role.TEAM_MANAGER))]
 
 
-@router.post("", status_code=201, response_model=ReferralCreated, summary="Post a referral")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReferralCreated,
+    summary="Post a referral (a known family is linked by its team's staff only)",
+)
 async def create_referral(user: Referrers, body: ReferralCreate, session: DbSession) -> Referral:
     return await service.receive(session, user, body)
 
@@ -39,7 +44,10 @@ async def create_referral(user: Referrers, body: ReferralCreate, session: DbSess
 @router.get(
     "",
     response_model=Page[ReferralOut] | Page[ReferralStatusOut],
-    summary="Referrals: a partner system's own (status only), or your teams' clusters' (audited)",
+    summary=(
+        "Referrals: a partner system's own (status only); staff: those of families they may see, "
+        "and, for team managers, their clusters' referrals without a family yet (audited)"
+    ),
 )
 async def list_referrals(
     user: Readers,
@@ -59,12 +67,9 @@ async def list_referrals(
             id_col=Referral.id,
             to_item=ReferralStatusOut.model_validate,
         )
-    clusters = select(Team.cluster_code).where(
-        Team.id.in_([t for t in (_uuid(x) for x in user.teams) if t is not None])
-    )
     page = await paginate(
         session,
-        stmt.where(Referral.cluster_code.in_(clusters)),
+        stmt.where(visible_filter(user)),
         params,
         key=Referral.created_at,
         id_col=Referral.id,
@@ -74,17 +79,13 @@ async def list_referrals(
     return page
 
 
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 @router.get(
     "/{referral_id}",
     response_model=ReferralOut | ReferralStatusOut,
-    summary="Read a referral (partner systems see the status of their own only)",
+    summary=(
+        "Read a referral (partner systems: the status of their own; staff: as in the list, "
+        "403 family_scope or cluster_scope otherwise)"
+    ),
 )
 async def get_referral(
     user: Readers, referral_id: uuid.UUID, session: DbSession

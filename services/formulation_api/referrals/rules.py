@@ -6,6 +6,7 @@ hold; the RES routes describe how a referral reached the team and map onto a def
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -122,6 +123,17 @@ def academy_rule(academy_outside_cluster: bool, early_help_offer_in_place: bool)
     if academy_outside_cluster and not early_help_offer_in_place:
         return ACADEMY_RULE
     return None
+
+
+REOPEN_RULE = "family_of_another_team"
+
+
+def reopen_rule(previous_team_id: object, caller_teams: Iterable[str], is_admin: bool) -> str | None:
+    """A closed family is re-opened (and so handed, with its members and formulations, to the
+    accepting team) only by someone in the team that held it last, or an admin."""
+    if is_admin or str(previous_team_id) in {str(t) for t in caller_teams}:
+        return None
+    return REOPEN_RULE
 
 
 class DeclineReason(StrEnum):

@@ -54,7 +54,14 @@ class ReferralCreate(RequestModel):
     academy_outside_cluster: bool = False
     early_help_offer_in_place: bool = False
     family: FamilyDetails | None = None
-    existing_family_id: uuid.UUID | None = None
+    existing_family_id: uuid.UUID | None = Field(
+        None,
+        description=(
+            "A re-referral of a known (closed) family, posted by staff who may see the family; "
+            "partner systems send `family` instead (422 existing_family_staff_only). An unknown id "
+            "and one outside your scope are both 422 unknown_family."
+        ),
+    )
     received_on: PastDate | None = None
 
     @field_validator("source_code")

@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.clusters import repository as clusters
 from services.formulation_api.families import repository as families
+from services.formulation_api.families.access import can_see
 from services.formulation_api.families.models import Family, FamilyMember
+from services.formulation_api.referrals.access import ensure_can_read, in_cluster_triage
 from services.formulation_api.referrals.models import Referral
 from services.formulation_api.referrals.rules import (
     ACADEMY_RULE,
     ReferralStatus,
     academy_rule,
+    reopen_rule,
     resolve_source,
     transition_rule,
 )
@@ -42,8 +45,8 @@ async def receive(session: AsyncSession, user: Principal, body: ReferralCreate) 
         raise unprocessable("family", "family_required", "give either family details or existing_family_id")
     if await clusters.get(session, body.cluster_code) is None:
         raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
-    if body.existing_family_id and await families.get(session, body.existing_family_id) is None:
-        raise unprocessable("existing_family_id", "unknown_family", "no such family")
+    if body.existing_family_id is not None:
+        await _ensure_linkable(session, user, body.existing_family_id)
     referral = Referral(
         created_by=user.sub,
         cluster_code=body.cluster_code,
@@ -82,6 +85,22 @@ async def receive(session: AsyncSession, user: Principal, body: ReferralCreate) 
     return referral
 
 
+async def _ensure_linkable(session: AsyncSession, user: Principal, family_id: uuid.UUID) -> None:
+    """A re-referral names a known family only when the caller may see it. Partner systems see no
+    families, so they send the family's details and never an id; staff of the family's team link
+    a re-referral to it. A family that does not exist and one the caller may not see get the same
+    answer, so the id is no way to learn which families exist."""
+    if user.role is Role.PARTNER_SYSTEM:
+        raise unprocessable(
+            "existing_family_id",
+            "existing_family_staff_only",
+            "partner systems send the family's details; the family's team links a re-referral",
+        )
+    family = await families.get(session, family_id)
+    if family is None or not await can_see(session, user, family):
+        raise unprocessable("existing_family_id", "unknown_family", "no such family among those you may see")
+
+
 async def get_for(session: AsyncSession, user: Principal, referral_id: uuid.UUID) -> Referral:
     referral = (await session.scalars(select(Referral).where(Referral.id == referral_id))).one_or_none()
     if referral is None:
@@ -91,14 +110,8 @@ async def get_for(session: AsyncSession, user: Principal, referral_id: uuid.UUID
             # A partner learns nothing about referrals it did not make, not even that they exist.
             raise not_found("referral", referral_id)
         return referral
-    await _ensure_cluster_staff(session, user, referral.cluster_code)
+    await ensure_can_read(session, user, referral)
     return referral
-
-
-async def _ensure_cluster_staff(session: AsyncSession, user: Principal, cluster_code: str) -> None:
-    cluster_teams = await teams.team_ids_in_cluster(session, cluster_code)
-    if not any(user.in_team(t) for t in cluster_teams):
-        raise forbidden("this referral is for another cluster's team", rule="cluster_scope")
 
 
 async def _for_decision(
@@ -109,7 +122,10 @@ async def _for_decision(
     ).one_or_none()
     if referral is None:
         raise not_found("referral", referral_id)
-    await _ensure_cluster_staff(session, user, referral.cluster_code)
+    # Decided by the cluster's team managers; one that names a family, only by those who see it.
+    if not await in_cluster_triage(session, user, referral.cluster_code):
+        raise forbidden("this referral is for another cluster's team", rule="cluster_scope")
+    await ensure_can_read(session, user, referral)
     rule = transition_rule(ReferralStatus(referral.status), target)
     if rule:
         raise conflict(
@@ -171,7 +187,7 @@ async def accept(session: AsyncSession, user: Principal, referral_id: uuid.UUID,
         raise team_service.capacity_problem(check)
     accepted_on = _decision_date(referral, body.accepted_on, "accepted_on")
     reopened = referral.existing_family_id is not None
-    family = await _family_for(session, referral, team.id, body.lead_worker_sub, accepted_on)
+    family = await _family_for(session, user, referral, team.id, body.lead_worker_sub, accepted_on)
     await audit.record(session, user, "update" if reopened else "create", "family", family.id)
     referral.status = ReferralStatus.ACCEPTED.value
     referral.decided_on = accepted_on
@@ -198,7 +214,7 @@ async def accept(session: AsyncSession, user: Principal, referral_id: uuid.UUID,
 
 
 async def _family_for(
-    session: AsyncSession, referral: Referral, team_id: uuid.UUID, lead: str, on: object
+    session: AsyncSession, user: Principal, referral: Referral, team_id: uuid.UUID, lead: str, on: object
 ) -> Family:
     """Open the referred family: a new one from the details, or re-open a closed one."""
     if referral.existing_family_id is not None:
@@ -207,6 +223,14 @@ async def _family_for(
             raise not_found("family", referral.existing_family_id)
         if family.status == "open":
             raise conflict("family_already_open", "the family already has an open case")
+        # Re-opening hands the family (members, formulations) to the accepting team.
+        rule = reopen_rule(family.team_id, user.teams, user.role is Role.ADMIN)
+        if rule:
+            raise conflict(
+                rule,
+                "the family was last held by another team; a manager of that team re-opens it",
+                field="existing_family_id",
+            )
         family.status = "open"
         family.closed_on = None
         family.closure_reason = None
