@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -19,18 +20,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic.json_schema import models_json_schema
 from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import clock
 from shared.auth import Authenticator
-from shared.context import current_request_id
 from shared.db import ConnectionGate, DatabaseBusy, create_engine, create_sessionmaker, infra_for
 from shared.errors import PROBLEM_JSON, Problem
 from shared.http import UnitOfWorkRoute
 from shared.logs import configure_logging
-from shared.observability import RequestContextMiddleware, ServiceMetrics
+from shared.observability import (
+    BodyTooLarge,
+    RequestContextMiddleware,
+    ServiceMetrics,
+    internal_error,
+    problem_body,
+)
 from shared.queues import queue_name
+from shared.schemas import ProblemDocument
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("rethink.app")
@@ -53,10 +61,7 @@ class ServiceSpec:
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    body = problem.body(instance=str(request.url.path) if request else None)
-    request_id = current_request_id()
-    if request_id:
-        body["request_id"] = request_id
+    body = problem_body(problem, request.scope if request else None)
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
@@ -100,6 +105,10 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return problem_response(exc.problem, request)
+
     @app.exception_handler(DatabaseBusy)
     async def _busy(request: Request, exc: DatabaseBusy) -> JSONResponse:
         log.warning("database busy", extra={"error": "DatabaseBusy"})
@@ -111,13 +120,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request)
 
+    # Errors raised by a route are rendered as the 500 problem inside RequestContextMiddleware,
+    # with the request id; this last resort only sees a failure of the middleware itself.
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)
-        return problem_response(
-            Problem(500, detail="an unexpected error occurred; quote the request id", rule="internal"),
-            request,
-        )
+        return problem_response(internal_error(), request)
 
 
 async def _outbox_and_queue_stats(app: FastAPI) -> None:
@@ -238,6 +246,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     _check_routes(app)
+    _document_problems(app)
 
     if settings.cors_origins:  # without origins the middleware would only add "Vary: Origin"
         app.add_middleware(
@@ -263,12 +272,46 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 
 
 def _check_routes(app: FastAPI) -> None:
-    """Fail at start-up, not in production, if a route skips the unit of work."""
-    for route in app.routes:
-        if not isinstance(route, fastapi.routing.APIRoute) or route.path in PUBLIC_PATHS:
+    """Fail at start-up, not in production, if a route skips the unit of work.
+
+    app.routes holds included routers as single entries, so the walk goes through FastAPI's
+    iter_route_contexts, which descends into them (and their own included routers).
+    """
+    for context in fastapi.routing.iter_route_contexts(app.routes):
+        route, path = context.original_route, context.path
+        if path in PUBLIC_PATHS:
             continue
         if not isinstance(route, UnitOfWorkRoute):
-            raise RuntimeError(f"{route.path} must be declared on shared.http.APIRouter (unit of work)")
+            kind = f"{type(route).__module__}.{type(route).__qualname__}"
+            raise RuntimeError(
+                f"{path or route} must be declared on shared.http.APIRouter (unit of work); it is a {kind}"
+            )
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Publish the `Problem` schema the routes' error responses refer to (shared.http), in place
+    of FastAPI's HTTPValidationError, which this API never sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        _, top = models_json_schema(
+            [(ProblemDocument, "serialization")], ref_template="#/components/schemas/{model}"
+        )
+        defs = top["$defs"]
+        defs["Problem"] = defs.pop(ProblemDocument.__name__)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(defs)
+        text = json.dumps(document["paths"])
+        for name in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{name}"' not in text:
+                schemas.pop(name, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 __all__ = ["PUBLIC_PATHS", "HTTPStatus", "ServiceSpec", "create_app", "problem_response"]

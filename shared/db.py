@@ -111,6 +111,8 @@ def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
         Column("status_code", Integer, nullable=False),
         Column("content_type", String(100), nullable=False),
         Column("response_body", LargeBinary, nullable=False),
+        # The response headers a replay must give back too (shared.http.REPLAYED_HEADERS).
+        Column("response_headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", ts, nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("actor", "key"),
     )

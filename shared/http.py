@@ -16,10 +16,42 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import authenticate
 from shared.db import ConnectionGate, session_infra
-from shared.errors import Problem
+from shared.errors import PROBLEM_JSON, Problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+# Response headers an Idempotency-Key replay gives back along with the status and body.
+REPLAYED_HEADERS = ("Location", "ETag")
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"  # added to OpenAPI by shared.app
+
+
+def problem_responses(descriptions: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries whose body is a problem document, for a route's `responses=`,
+    e.g. `problem_responses({"409": "the plan is already closed"})`."""
+    return {
+        code: {"description": text, "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}}
+        for code, text in descriptions.items()
+    }
+
+
+def _documented_problems(
+    path: str, declared: dict[int | str, dict[str, Any]] | None
+) -> dict[int | str, dict[str, Any]]:
+    """The problems every route can answer with, merged under what the route declares itself."""
+    problems = {
+        "401": "No valid bearer token",
+        "403": "The caller's role, team or cluster does not allow this",
+        "404": "No such resource" if "{" in path else None,  # routes that look a resource up
+        "422": "Invalid input or a broken business rule; `field`, `rule` and `errors` say which",
+        "4XX": "Any other client error, e.g. 409 conflict with the resource's state, "
+        "412 stale If-Match, 413 body too large, 428 If-Match required",
+        "5XX": "500 unexpected error (quote `request_id`), 503 database busy",
+    }
+    merged = problem_responses({code: text for code, text in problems.items() if text})
+    for code, response in (declared or {}).items():
+        ours = merged.pop(str(code), None)
+        merged[code] = {**ours, **response} if ours and "content" not in response else response
+    return dict(sorted(merged.items(), key=lambda item: str(item[0])))
 
 
 class UnitOfWork:
@@ -78,7 +110,14 @@ class UnitOfWork:
 
 
 class UnitOfWorkRoute(APIRoute):
-    """Gives the request a unit of work, and commits it only when the route answered 2xx/3xx."""
+    """Gives the request a unit of work, and commits it only when the route answered 2xx/3xx.
+
+    Its OpenAPI entry lists the problem documents (401, 403, 422, …) every route can answer with.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = _documented_problems(path, kwargs.get("responses"))
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
@@ -141,7 +180,11 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
     principal = await authenticate(request)
     session = await uow.open()
     body = await request.body()
-    digest = hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest()
+    # The request target (path and query, if any) and the body: the same key with a different
+    # request is refused rather than answered with another request's response.
+    query: bytes = request.scope.get("query_string", b"")
+    target = request.url.path.encode() + (b"?" + query if query else b"")
+    digest = hashlib.sha256(target + b"\n" + body).hexdigest()
     table = session_infra(session).idempotency_keys
     inserted = await session.execute(
         insert(table)
@@ -166,7 +209,7 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
     if row.request_hash != digest:
         raise Problem(
             422,
-            detail="this Idempotency-Key was already used with a different request body or path",
+            detail="this Idempotency-Key was already used with a different request body, path or query",
             rule="idempotency_key_reused",
             field="header.Idempotency-Key",
         )
@@ -174,7 +217,7 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
         content=row.response_body,
         status_code=row.status_code,
         media_type=row.content_type,
-        headers={"Idempotent-Replayed": "true"},
+        headers={**(row.response_headers or {}), "Idempotent-Replayed": "true"},
     )
 
 
@@ -188,6 +231,9 @@ async def _store_idempotent_response(session: AsyncSession, claim: _Claim, respo
             status_code=response.status_code,
             content_type=response.headers.get("content-type", "application/json"),
             response_body=bytes(body),
+            response_headers={
+                name: value for name in REPLAYED_HEADERS if (value := response.headers.get(name)) is not None
+            },
         )
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -9,6 +10,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import request_id_var
@@ -118,9 +120,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         start = time.perf_counter()
         status_holder = {"status": 500}
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 status_holder["status"] = message["status"]
                 message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
@@ -128,7 +133,7 @@ class RequestContextMiddleware:
         limit = self._limit(scope["path"]) if self.upload_limits else self.max_body_bytes
         try:
             if length is not None and length.isdigit() and int(length) > limit:
-                await _send_problem(send_with_id, _too_large(limit))
+                await _send_problem(send_with_id, too_large(limit), scope)
                 return
             received = 0
 
@@ -138,13 +143,22 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
-                        raise _BodyTooLarge
+                        raise BodyTooLarge(limit)
                 return message
 
             try:
                 await self.app(scope, limited_receive, send_with_id)
-            except _BodyTooLarge:
-                await _send_problem(send_with_id, _too_large(limit))
+            except BodyTooLarge as exc:  # read outside a route (the routes' handler renders it)
+                if started:
+                    raise
+                await _send_problem(send_with_id, exc.problem, scope)
+            except Exception as exc:
+                # Rendered here, not by Starlette's outermost error handler, so that the 500, its
+                # log line and its metrics carry the request id like every other response.
+                log.error("unhandled error", exc_info=exc)
+                if started:  # too late for a problem document; the server closes the stream
+                    raise
+                await _send_problem(send_with_id, internal_error(), scope)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -165,26 +179,39 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """The body outgrew the limit while being read.
+
+    An HTTPException so that FastAPI's body parsing lets it through (it turns any other error into
+    a 400); the app factory renders `.problem`.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.problem = too_large(limit)
+        super().__init__(413, detail=self.problem.detail)
 
 
-def _too_large(limit: int) -> Problem:
+def too_large(limit: int) -> Problem:
     return Problem(413, detail=f"request body exceeds {limit} bytes", rule="body_too_large")
 
 
-async def _send_problem(send: Send, problem: Problem) -> None:
-    import json
+def internal_error() -> Problem:
+    return Problem(500, detail="an unexpected error occurred; quote the request id", rule="internal")
 
-    body = json.dumps(problem.body()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": problem.status,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+
+def problem_body(problem: Problem, scope: Scope | None = None) -> dict[str, Any]:
+    """The problem document, with the request path and the request id."""
+    body = problem.body(instance=scope.get("path") if scope else None)
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+async def _send_problem(send: Send, problem: Problem, scope: Scope) -> None:
+    body = json.dumps(problem_body(problem, scope)).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    for name, value in (problem.headers or {}).items():
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import BigInteger, Integer, Select, SmallInteger, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from shared.errors import Problem
 
@@ -38,20 +41,36 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _cursor_invalid() -> Problem:
+    return Problem(
+        422,
+        detail="cursor is not one this API issued",
+        rule="cursor_invalid",
+        field="query.cursor",
+    )
+
+
 def decode_cursor(cursor: str) -> list[str]:
+    """The two strings encode_cursor wrote, or a 422: a cursor is client input like any other."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValueError
-        return [str(v) for v in values]
-    except ValueError:
-        raise Problem(
-            422,
-            detail="cursor is not one this API issued",
-            rule="cursor_invalid",
-            field="query.cursor",
-        ) from None
+    except ValueError:  # bad base64, bad UTF-8, bad JSON
+        raise _cursor_invalid() from None
+    if not isinstance(values, list) or len(values) != 2 or not all(_storable(v) for v in values):
+        raise _cursor_invalid()
+    return values
+
+
+def _storable(value: object) -> bool:
+    """A string PostgreSQL can take as a parameter: no NUL, no lone surrogate (not UTF-8)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def paginate(
@@ -66,20 +85,7 @@ async def paginate(
     """Order by (key, id) and return one page plus the cursor for the next."""
     if params.cursor:
         key_value, id_value = decode_cursor(params.cursor)
-        py_key = key.type.python_type
-        py_id = id_col.type.python_type
-        try:
-            bound = (
-                _parse(py_key, key_value),
-                _parse(py_id, id_value),
-            )
-        except ValueError:
-            raise Problem(
-                422,
-                detail="cursor is not one this API issued",
-                rule="cursor_invalid",
-                field="query.cursor",
-            ) from None
+        bound = (_parse(key.type, key_value), _parse(id_col.type, id_value))
         stmt = stmt.where(tuple_(key, id_col) > tuple_(*bound))
     rows = (await session.scalars(stmt.order_by(key, id_col).limit(params.limit + 1))).all()
     more = len(rows) > params.limit
@@ -91,11 +97,31 @@ async def paginate(
     return Page[Any](items=[to_item(r) for r in rows], next_cursor=next_cursor)
 
 
-def _parse(py_type: type, value: str) -> Any:
-    from datetime import date, datetime
+# The integer column types, widest last, and the bits PostgreSQL gives them.
+_INTEGER_BITS = ((SmallInteger, 16), (BigInteger, 64), (Integer, 32))
 
-    if py_type is datetime:
-        return datetime.fromisoformat(value)
-    if py_type is date:
-        return date.fromisoformat(value)
-    return py_type(value)
+
+def _parse(column_type: TypeEngine[Any], value: str) -> Any:
+    """One cursor value as the column's type, within what PostgreSQL takes, or a 422."""
+    py_type = column_type.python_type
+    try:
+        if py_type is datetime:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:  # encode_cursor writes timestamptz values with their offset
+                raise ValueError
+            return moment.astimezone(UTC)  # OverflowError at the ends of the calendar
+        if py_type is date:
+            return date.fromisoformat(value)
+        if py_type is uuid.UUID:
+            return uuid.UUID(value)
+        if py_type is int:
+            number = int(value)
+            bits = next((b for kind, b in _INTEGER_BITS if isinstance(column_type, kind)), 64)
+            if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+                raise ValueError
+            return number
+        if py_type is str:
+            return value
+        return py_type(value)
+    except (ValueError, TypeError, ArithmeticError):  # OverflowError is an ArithmeticError
+        raise _cursor_invalid() from None

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -32,3 +32,31 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class ProblemError(BaseModel):
+    """One failed check of a 422: which input, which rule, and a message for people."""
+
+    field: str | None = Field(None, description="Where: `body.<name>`, `query.<name>`, `path.<name>`, …")
+    rule: str = Field(description="The rule that was broken (e.g. `missing`, `less_than_equal`)")
+    message: str = ""
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document (`application/problem+json`), the body of every 4xx/5xx.
+
+    Published in OpenAPI as the `Problem` schema. Members beyond these carry the rule's own data
+    (e.g. `current_etag` on a 412).
+    """
+
+    model_config = ConfigDict(title="Problem", extra="allow")
+
+    type: str = Field(description="A URI naming the problem kind: https://rethink.dev/problems/<rule>")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = Field(None, description="The request path")
+    rule: str | None = Field(None, description="The business or validation rule that was broken")
+    field: str | None = Field(None, description="The input the problem concerns")
+    errors: list[ProblemError] | None = Field(None, description="Every failed check (422)")
+    request_id: str | None = Field(None, description="Quote it when reporting the problem")

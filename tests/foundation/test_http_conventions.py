@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from sqlalchemy import text
 
 CLUSTER = {"name": "Inner East", "res_start": "2017-10-01", "co_located": False}
@@ -56,6 +59,25 @@ async def test_oversize_body_is_413(formulation_client, auth, backbone):
     r = await formulation_client.put("/v1/clusters/RES-3", json=big, headers=auth("admin"))
     assert r.status_code == 413
     assert r.json()["rule"] == "body_too_large"
+    await _nothing_stored(backbone)
+
+
+async def test_oversize_chunked_body_is_413(formulation_client, auth, backbone):
+    async def chunks():  # streamed: no Content-Length for the middleware to judge up front
+        yield b'{"name": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'", "res_start": null, "co_located": false}'
+
+    r = await formulation_client.put(
+        "/v1/clusters/RES-3",
+        content=chunks(),
+        headers={**auth("admin"), "content-type": "application/json", "X-Request-ID": "chunked-0001"},
+    )
+    assert r.status_code == 413 and "content-length" not in r.request.headers
+    assert r.headers["content-type"] == "application/problem+json"
+    assert (r.json()["rule"], r.json()["request_id"]) == ("body_too_large", "chunked-0001")
+    assert r.headers["x-request-id"] == "chunked-0001"
     await _nothing_stored(backbone)
 
 
@@ -135,6 +157,38 @@ async def test_cursor_pagination_walks_all_items(formulation_client, auth):
     assert bad.status_code == 422 and bad.json()["rule"] == "cursor_invalid"
 
 
+def _cursor(values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+async def test_tampered_cursor_is_422_naming_the_cursor(formulation_client, auth):
+    some_id = "00000000-0000-0000-0000-000000000000"
+    tampered = {
+        "/v1/clusters": [
+            _cursor(["\u0000", "x"]),  # PostgreSQL text cannot hold NUL
+            _cursor(["\ud800", "x"]),  # a lone surrogate is not UTF-8
+            _cursor(["RES-1", 2]),  # encode_cursor writes strings only
+            _cursor(["a", "b", "c"]),
+            "%%%",
+        ],
+        "/v1/teams": [
+            _cursor(["9999-12-31T23:59:59-05:00", some_id]),  # past datetime.max in UTC
+            _cursor(["0001-01-01T00:00:00+05:00", some_id]),  # before datetime.min in UTC
+            _cursor(["2020-01-01T00:00:00", some_id]),  # no offset: not one we wrote
+            _cursor(["2020-01-01T00:00:00+00:00", "nope"]),
+        ],
+    }
+    for path, cursors in tampered.items():
+        for cursor in cursors:
+            r = await formulation_client.get(path, params={"cursor": cursor}, headers=auth("admin"))
+            assert r.status_code == 422, (path, cursor, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert (r.json()["field"], r.json()["rule"]) == ("query.cursor", "cursor_invalid")
+    far = _cursor(["9999-12-31T23:59:59+00:00", some_id])  # odd but valid: an empty page
+    r = await formulation_client.get("/v1/teams", params={"cursor": far}, headers=auth("admin"))
+    assert r.status_code == 200 and r.json()["items"] == []
+
+
 async def test_metrics_expose_requests_and_backbone_lag(formulation_client, auth):
     await formulation_client.put("/v1/clusters/RES-3", json=CLUSTER, headers=auth("admin"))
     text_body = (await formulation_client.get("/metrics")).text
@@ -154,6 +208,31 @@ async def test_openapi_documents_routes_tags_and_security(apps):
         assert spec["info"]["title"].startswith("Rethink")
         assert "HTTPBearer" in spec.get("components", {}).get("securitySchemes", {}) or name != "formulation"
         assert any(t["name"] == "operations" for t in spec["tags"])
+
+
+async def test_openapi_describes_errors_as_problem_documents(apps):
+    from shared.app import PUBLIC_PATHS
+    from tests.support import client_for
+
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for name, app in apps.items():
+        async with client_for(app, name) as client:
+            spec = (await client.get("/openapi.json")).json()
+        schemas = spec["components"]["schemas"]
+        assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+        members = set(schemas["Problem"]["properties"])
+        assert {"type", "title", "status", "detail", "rule", "field", "errors", "request_id"} <= members
+        checked = 0
+        for path, operations in spec["paths"].items():
+            if path in PUBLIC_PATHS:
+                continue
+            for method, operation in operations.items():
+                responses = operation["responses"]
+                codes = ["401", "403", "422", "4XX", "5XX"] + (["404"] if "{" in path else [])
+                for code in codes:
+                    assert responses[code]["content"] == problem, (name, method, path, code)
+                checked += 1
+        assert checked > 5, name
 
 
 async def test_upload_routes_take_larger_bodies_than_json_routes(metrics_client, auth):

@@ -6,9 +6,12 @@ domain (the services' own tests cover their routes).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import fastapi
+import pytest
 import pytest_asyncio
 from fastapi import Depends, Request, Response
 from sqlalchemy import text
@@ -34,7 +37,7 @@ class Make(ClusterPut):
 
 
 @router.post("/clusters", status_code=201, response_model=ClusterOut)
-async def make(user: Admin, body: Make, uow: Uow, session: DbSession):  # type: ignore[no-untyped-def]
+async def make(user: Admin, body: Make, uow: Uow, session: DbSession, response: Response):  # type: ignore[no-untyped-def]
     # The route holds a session, so the atomic upsert joins its transaction: a failure after the
     # writes must undo them.
     cluster, _ = await clusters.upsert(
@@ -44,6 +47,8 @@ async def make(user: Admin, body: Make, uow: Uow, session: DbSession):  # type: 
         raise RuntimeError("boom after the writes")
     if body.fail == "conflict":
         raise Problem(409, detail="refused after the writes", rule="test_rule")
+    response.headers["Location"] = f"/t/clusters/{body.code}"
+    response.headers["ETag"] = etag_for(cluster["revision"])
     return cluster
 
 
@@ -119,6 +124,26 @@ async def test_same_idempotency_key_creates_once_and_replays(client, auth, backb
     assert await _counts(backbone) == (1, 1, 1)
 
 
+async def test_replay_gives_back_location_and_etag(client, auth):
+    headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9-headers"}
+    first = await client.post("/t/clusters", json=BODY, headers=headers)
+    second = await client.post("/t/clusters", json=BODY, headers=headers)
+    assert second.headers["idempotent-replayed"] == "true"
+    assert first.headers["location"] == second.headers["location"] == "/t/clusters/RES-9"
+    assert first.headers["etag"] == second.headers["etag"] == '"1"'
+
+
+async def test_same_key_different_query_is_422(client, auth, backbone):
+    headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9-query"}
+    first = await client.post("/t/clusters?dry_run=false", json=BODY, headers=headers)
+    assert first.status_code == 201
+    r = await client.post("/t/clusters?dry_run=true", json=BODY, headers=headers)
+    assert r.status_code == 422 and r.json()["rule"] == "idempotency_key_reused"
+    again = await client.post("/t/clusters?dry_run=false", json=BODY, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert await _counts(backbone) == (1, 1, 1)
+
+
 async def test_same_key_different_body_is_422(client, auth, backbone):
     headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9"}
     await client.post("/t/clusters", json=BODY, headers=headers)
@@ -154,6 +179,52 @@ async def test_failed_request_leaves_nothing_and_frees_the_key(client, auth, bac
     assert await _counts(backbone) == (0, 0, 0)
     ok = await client.post("/t/clusters", json=BODY, headers=headers)
     assert ok.status_code == 201
+
+
+async def test_unexpected_error_is_a_500_problem_with_the_request_id(client, auth, backbone, caplog):
+    caplog.set_level(logging.INFO)
+    crash = await client.post(
+        "/t/clusters",
+        json={**BODY, "fail": "crash"},
+        headers={**auth("admin"), "X-Request-ID": "crash-req-0001"},
+    )
+    assert crash.status_code == 500
+    assert crash.headers["content-type"] == "application/problem+json"
+    assert crash.headers["x-request-id"] == "crash-req-0001"
+    body = crash.json()
+    assert (body["rule"], body["request_id"]) == ("internal", "crash-req-0001")
+    assert "boom" not in crash.text
+    logged = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert [r.request_id for r in logged] == ["crash-req-0001"]  # type: ignore[attr-defined]
+    assert logged[0].exc_info and logged[0].exc_info[0] is RuntimeError
+    access = [r for r in caplog.records if r.getMessage() == "request"]
+    assert [(r.status, r.request_id) for r in access] == [(500, "crash-req-0001")]  # type: ignore[attr-defined]
+    metrics = (await client.get("/metrics")).text  # the 500 is counted
+    assert 'route="/t/clusters",service="formulation",status="500"}' in metrics
+    assert await _counts(backbone) == (0, 0, 0)
+
+
+async def test_a_route_outside_the_unit_of_work_fails_at_start_up(servers, services):
+    svc = next(s for s in services if s.name == "formulation")
+    settings = settings_for(svc, servers)
+    plain = fastapi.APIRouter(prefix="/plain")
+
+    @plain.get("/things")
+    async def things(user: Admin) -> dict[str, str]:
+        return {}
+
+    nested = APIRouter(prefix="/outer")  # the project's router, holding a plain one
+    nested.include_router(plain)
+    for routers in ([plain], [router, nested]):
+        spec = ServiceSpec(
+            name="formulation", schema="formulation", title="t", description="t", routers=routers
+        )
+        with pytest.raises(RuntimeError, match=r"/plain/things must be declared on shared.http.APIRouter"):
+            create_app(spec, settings)
+    create_app(  # the project's routers pass
+        ServiceSpec(name="formulation", schema="formulation", title="t", description="t", routers=[router]),
+        settings,
+    )
 
 
 async def test_if_match_guards_concurrent_edits(client, auth):
