@@ -30,9 +30,12 @@ def _settings() -> ServiceSettings:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shared.migrate import migrate_all
 
-    url = _settings().require_database_url()
-    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES)
+    settings = _settings()
+    url = settings.require_database_url()
+    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES, app_role=settings.app_db_role)
     print("migrated:", ", ".join(args.service or SERVICE_NAMES))
+    if settings.app_db_role:
+        print(f"granted {settings.app_db_role}: read and write, append-only audit logs")
     return 0
 
 
