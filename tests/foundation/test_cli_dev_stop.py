@@ -22,20 +22,24 @@ pytestmark = pytest.mark.backbone
 
 
 def _processes_of(folder: Path) -> list[psutil.Process]:
+    """Processes started for this data folder: named on their command line (postgres -D ...) or
+    working in it (redis-server chdirs to its --dir, then rewrites its command line)."""
     found = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if str(folder) in " ".join(p.info["cmdline"] or []):
+            cwd = (p.info["cwd"] or "").removesuffix(" (deleted)")
+            mine = str(folder) in " ".join(p.info["cmdline"] or []) or cwd.startswith(str(folder))
+            if mine and p.status() != psutil.STATUS_ZOMBIE:
                 found.append(p)
         except psutil.Error:
             continue
     return found
 
 
-def _postmaster_of(folder: Path) -> bool:
+def _started(folder: Path, name: str) -> bool:
     for p in _processes_of(folder):
         try:
-            if p.name() == "postgres" and p.status() != psutil.STATUS_ZOMBIE:
+            if p.name() == name:
                 return True
         except psutil.Error:
             continue
@@ -52,7 +56,7 @@ def _env(data: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("when", ["postgres-starting", "migrations-running"])
+@pytest.mark.parametrize("when", ["postgres-starting", "redis-started", "migrations-running"])
 def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path, when: str) -> None:
     data = tmp_path / "data"
     ports = [str(free_port()) for _ in range(3)]
@@ -66,8 +70,10 @@ def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path, when: str
         while True:
             assert proc.poll() is None, err_path.read_text()[-3000:]
             assert time.monotonic() < deadline, f"never reached {when}: {out_path.read_text()}"
-            if when == "postgres-starting" and _postmaster_of(data):
-                break  # the server runs; pgserver may not have handed it over yet
+            if when == "postgres-starting" and (data / "pg" / "log").exists():
+                break  # initdb is done and pg_ctl is starting the server (its log opened)
+            if when == "redis-started" and _started(data, "redis-server"):
+                break
             if when == "migrations-running" and "Applying migrations" in out_path.read_text():
                 break
             time.sleep(0.02)
@@ -85,6 +91,8 @@ def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path, when: str
     try:
         assert leftovers == [], (leftovers, out_path.read_text(), err_path.read_text()[-3000:])
         assert (data / "pg" / "PG_VERSION").exists()  # it was started, and then stopped
+        if when != "postgres-starting":
+            assert (data / "redis").is_dir()
     finally:
         for p in _processes_of(data):  # don't leave a failed run's servers behind either
             p.kill()
