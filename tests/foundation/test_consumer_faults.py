@@ -135,10 +135,12 @@ async def test_a_handler_past_its_time_is_a_failed_attempt_that_is_retried(
 async def test_a_handler_that_always_runs_past_its_time_is_parked(formulation_client, auth, backbone):
     await _queue_one_event(formulation_client, auth, backbone, "SLOW-2")
     with handler_installed(_goals(backbone), "cluster.upserted", _slow_first(99)):
-        worker = backbone.worker("goals", max_tries=2, job_timeout=1.5)
+        worker = backbone.worker("goals", max_tries=2, job_timeout=4.0)
         await worker.main()
     assert worker.jobs_failed == 0
-    assert await _parked(backbone) == [("cluster.upserted", "TimeoutError", 2)]
+    # parked after its second attempt (or a later one, had parking itself run out of time)
+    ((event_type, error, attempts),) = await _parked(backbone)
+    assert (event_type, error) == ("cluster.upserted", "TimeoutError") and attempts >= 2
     assert await effects(backbone.engines["goals"], "goals") == []
 
 
