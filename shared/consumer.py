@@ -2,10 +2,18 @@
 
 The processed-events row is written in the same transaction as the handler's effect: a redelivered
 event finds the row and does nothing; a handler that fails half-way rolls back both, and arq retries.
+
+An event is never dropped: after its last attempt it is parked in dead_events, and while it cannot be
+parked either (the database is down) the job keeps being retried, with a bounded backoff, until it
+can. A handler that runs too long times out inside `handle_event`, a little before arq's own job
+timeout, so a slow attempt is an ordinary failed attempt (retried, then parked) rather than a job
+that arq fails and forgets.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,6 +21,7 @@ from typing import Any
 
 from arq import Retry
 from arq.connections import ArqRedis
+from arq.constants import expires_extra_ms, job_key_prefix
 from arq.cron import CronJob
 from arq.worker import Worker
 from sqlalchemy import delete, func, select
@@ -27,6 +36,23 @@ from shared.relay import HANDLE_EVENT
 
 log = logging.getLogger("rethink.consumer")
 EventHandler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+# arq's default job timeout, set explicitly: an event job that outlives it is cancelled by arq and
+# recorded as failed, without a retry, so handle_event must always finish well before it.
+JOB_TIMEOUT_SECONDS = 300.0
+# arq's own attempt limit for event jobs: never reached. RETHINK_CONSUMER_MAX_TRIES decides when an
+# event is parked; the attempts after that only exist while parking fails, and must not run out.
+_UNTIL_PARKED = 2**31
+
+
+def handler_timeout(job_timeout: float) -> float:
+    """How long one attempt of a handler may take: a little less than arq's job timeout."""
+    return job_timeout * 0.8
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before the next attempt: 0.5, 1, 2, ... up to 30."""
+    return float(min(2 ** (attempt - 1), 60) * 0.5)
 
 
 async def apply_event(
@@ -78,36 +104,48 @@ async def _park(ctx: dict[str, Any], envelope: EventEnvelope, exc: Exception, at
 
 async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
     envelope = EventEnvelope.model_validate(data)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    job_timeout = float(ctx.get("job_timeout", JOB_TIMEOUT_SECONDS))
+    attempt = ctx.get("job_try", 1)
+    facts = {"event_id": str(envelope.event_id), "event_type": envelope.type, "attempt": attempt}
     try:
-        applied = await apply_event(ctx["sessionmaker"], ctx["schema"], ctx["handlers"], envelope)
-    except Exception as exc:
-        attempt = ctx.get("job_try", 1)
+        async with asyncio.timeout(handler_timeout(job_timeout)):
+            applied = await apply_event(ctx["sessionmaker"], ctx["schema"], ctx["handlers"], envelope)
+    except Exception as exc:  # a handler timing out arrives here as TimeoutError, like any failure
         if attempt >= ctx.get("max_tries", 25):
-            await _park(ctx, envelope, exc, attempt)
+            try:
+                # whatever is left of the job's time, short of arq's timeout
+                async with asyncio.timeout_at(started + job_timeout * 0.95):
+                    await _park(ctx, envelope, exc, attempt)
+            except Exception as park_exc:
+                log.error(
+                    "event could not be parked in dead_events; will try again",
+                    extra={**facts, "error": type(exc).__name__, "park_error": type(park_exc).__name__},
+                )
+                await _keep_job(ctx)
+                raise Retry(defer=_backoff(attempt)) from park_exc
             log.error(
                 "event parked in dead_events after its last attempt; replay with rethink replay-dead",
-                extra={
-                    "event_id": str(envelope.event_id),
-                    "event_type": envelope.type,
-                    "attempt": attempt,
-                    "error": type(exc).__name__,
-                },
+                extra={**facts, "error": type(exc).__name__},
             )
             return "dead"
-        log.warning(
-            "event handler failed; will retry",
-            extra={
-                "event_id": str(envelope.event_id),
-                "event_type": envelope.type,
-                "attempt": attempt,
-                "error": type(exc).__name__,
-            },
-        )
-        raise Retry(defer=min(2 ** (attempt - 1), 60) * 0.5) from exc
+        log.warning("event handler failed; will retry", extra={**facts, "error": type(exc).__name__})
+        raise Retry(defer=_backoff(attempt)) from exc
     lag_hook = ctx.get("on_applied")  # observed by the worker's metrics, when it has any
     if applied and lag_hook is not None:
         lag_hook(envelope, time.time() - envelope.occurred_at.timestamp())
     return "applied" if applied else "duplicate"
+
+
+async def _keep_job(ctx: dict[str, Any]) -> None:
+    """arq gives a job's data a day to live from when it was queued; while the event cannot be parked
+    (a long database outage), keep pushing that back, or arq would drop the job as expired."""
+    redis, job_id = ctx.get("redis"), ctx.get("job_id")
+    if redis is None or job_id is None:
+        return
+    with contextlib.suppress(Exception):
+        await redis.pexpire(job_key_prefix + job_id, expires_extra_ms)
 
 
 def build_worker(
@@ -125,6 +163,7 @@ def build_worker(
     cron_jobs: list[CronJob] | None = None,
     extra_ctx: dict[str, Any] | None = None,
     poll_delay: float = 0.1,
+    job_timeout: float = JOB_TIMEOUT_SECONDS,
 ) -> Worker:
     ctx: dict[str, Any] = {
         "service": service,
@@ -132,10 +171,12 @@ def build_worker(
         "handlers": handlers,
         "sessionmaker": sessionmaker,
         "max_tries": max_tries,
+        "job_timeout": job_timeout,
         **(extra_ctx or {}),
     }
     return Worker(
-        functions=[_named(HANDLE_EVENT, handle_event), *(functions or [])],
+        # handle_event parks an event after max_tries itself; arq must not give up on it first
+        functions=[_named(HANDLE_EVENT, handle_event, max_tries=_UNTIL_PARKED), *(functions or [])],
         cron_jobs=cron_jobs,
         # cron times (the nightly recompute at 02:30) are the authority's wall-clock times
         timezone=clock.zone(),  # type: ignore[arg-type]  # arq only calls datetime.now(tz)
@@ -145,6 +186,7 @@ def build_worker(
         handle_signals=False,
         max_jobs=max_jobs,
         max_tries=max_tries,
+        job_timeout=job_timeout,
         poll_delay=poll_delay,
         ctx=ctx,
         keep_result=3600,
@@ -153,10 +195,10 @@ def build_worker(
     )
 
 
-def _named(name: str, fn: Any) -> Any:
+def _named(name: str, fn: Any, max_tries: int | None = None) -> Any:
     from arq.worker import func
 
-    return func(fn, name=name)
+    return func(fn, name=name, max_tries=max_tries)
 
 
 async def replay_dead_events(

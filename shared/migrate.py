@@ -23,10 +23,22 @@ def alembic_config(service: str, database_url: str) -> Config:
     return cfg
 
 
-def migrate_all(database_url: str, services: tuple[str, ...] = SERVICE_NAMES) -> None:
-    """Blocking (Alembic runs its own event loop): call from a thread inside async code."""
+def migrate_all(
+    database_url: str, services: tuple[str, ...] = SERVICE_NAMES, app_role: str | None = None
+) -> None:
+    """Blocking (Alembic runs its own event loop): call from a thread inside async code.
+
+    With `app_role` (RETHINK_APP_DB_ROLE), that role then gets DML on the upgraded schemas and no
+    more (shared.grants), including any table these migrations added."""
     for service in services:
         command.upgrade(alembic_config(service, database_url), f"{service}@head")
+    if app_role:
+        import asyncio
+
+        from shared.grants import grant_app_role
+        from shared.registry import load
+
+        asyncio.run(grant_app_role(database_url, [load(s).schema for s in services], app_role))
 
 
 def make_revision(service: str, database_url: str, message: str) -> None:

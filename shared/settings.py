@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("RETHINK_REDIS_URL", "REDIS_URL")
     )
+    # `rethink migrate` only: the role the APIs and workers log in as. When set, the migration (run as
+    # the schemas' owner) grants it DML on every table and nothing more, and no UPDATE, DELETE or
+    # TRUNCATE on the audit logs; not being the owner, it cannot drop the audit log's triggers either.
+    app_db_role: str | None = None
     data_dir: Path = Path(".rethink")
     host: str = "127.0.0.1"
     # The IANA zone whose calendar "today" follows in date rules (shared.clock).

@@ -11,7 +11,6 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from shared import clock
@@ -20,6 +19,7 @@ from tests.support import (
     Backbone,
     Servers,
     auth_headers,
+    clean_redis,
     client_for,
     drop_database,
     in_thread,
@@ -46,6 +46,8 @@ def servers() -> Iterator[Servers]:
     srv = start_servers()
     yield srv
     in_thread(asyncio.run, drop_database(srv.admin_url, srv.database_name))
+    if srv.redis_claim is not None:
+        srv.redis_claim.release()
     if srv.redis_process is not None:
         srv.redis_process.stop()
 
@@ -114,14 +116,7 @@ async def _truncate(srv: Servers, tables: list[str]) -> None:
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
-    r = aioredis.from_url(srv.redis_url)
-    try:
-        keys = [k async for k in r.scan_iter(f"{srv.queue_prefix}*")]
-        keys += [k async for k in r.scan_iter("arq:*")]
-        if keys:
-            await r.delete(*keys)
-    finally:
-        await r.aclose()
+    await clean_redis(srv)
 
 
 @pytest_asyncio.fixture

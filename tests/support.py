@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import redis
+import redis.asyncio as aioredis
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -38,11 +43,17 @@ class Servers:
     admin_url: str  # plain postgresql:// URL of the server's maintenance database
     database_url: str  # plain URL of this run's own database
     database_name: str
-    redis_url: str
+    redis_url: str  # this run's own Redis database (see RedisClaim)
     queue_prefix: str
     pg_handle: Any = None
     redis_process: RedisProcess | None = None
     embedded: bool = False
+    redis_claim: RedisClaim | None = None
+
+    @property
+    def redis_is_private(self) -> bool:
+        """No other run uses this Redis database: arq's global job keys in it are this run's."""
+        return self.redis_process is not None or self.redis_claim is not None
 
 
 def start_servers() -> Servers:
@@ -51,10 +62,22 @@ def start_servers() -> Servers:
     if not db_url:
         pg_handle, db_url = start_postgres(ROOT / ".rethink" / "test-pg")
     redis_proc = None
+    claim = None
     if not redis_url:
         redis_proc = start_redis(None)
         redis_url = redis_proc.url
-    name = f"rethink_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    else:
+        claim = claim_redis_database(redis_url)
+        if claim is not None:
+            redis_url = claim.url
+        else:
+            warnings.warn(
+                f"no free Redis database on {redis_url} for this test run: sharing it, so arq's job "
+                "keys are left to expire instead of being deleted after each test",
+                stacklevel=1,
+            )
+    run = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"rethink_test_{run}"
     admin = plain_url(db_url)
     in_thread(asyncio.run, _create_database(admin, name))
     test_url = make_url(asyncpg_url(admin)).set(database=name).render_as_string(hide_password=False)
@@ -64,11 +87,141 @@ def start_servers() -> Servers:
         database_url=plain_url(test_url),
         database_name=name,
         redis_url=redis_url,
-        queue_prefix=f"rethink-test-{os.getpid()}",
+        queue_prefix=f"rethink-test-{run.replace('_', '-')}",
         pg_handle=pg_handle,
         redis_process=redis_proc,
         embedded=pg_handle is not None,
+        redis_claim=claim,
     )
+
+
+# --- Redis: one logical database per test run ---------------------------------------------------
+#
+# arq keeps every job's data, retry count and result under global keys (arq:job:<id>, ...), whatever
+# the queue. Runs sharing one Redis database would see, and clean away, each other's jobs; so a run
+# given REDIS_URL claims a logical database of its own on that server (never the URL's own, which
+# other programs use) and only ever deletes keys there. A database is claimed with a key that
+# expires unless the run keeps renewing it, so a run that dies frees its database; a database that
+# holds anything but test runs' keys is never taken.
+
+CLAIM_KEY = "rethink-test:claimed-by"
+RESERVED_KEY = "rethink-test:reserved"  # marks a database that test runs have used (and may clear)
+CLAIM_TTL_SECONDS = 120
+
+
+@dataclass
+class RedisClaim:
+    url: str
+    db: int
+    token: str
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def holds(self) -> bool:
+        with self.client() as client:
+            return bool(client.get(CLAIM_KEY) == self.token.encode())
+
+    def _renew(self) -> None:
+        while not self._stop.wait(CLAIM_TTL_SECONDS / 4):
+            try:
+                with self.client() as client:
+                    if client.get(CLAIM_KEY) == self.token.encode():
+                        client.expire(CLAIM_KEY, CLAIM_TTL_SECONDS)
+                    else:  # lapsed while this process was stopped: take it back unless taken
+                        client.set(CLAIM_KEY, self.token, nx=True, ex=CLAIM_TTL_SECONDS)
+            except redis.RedisError:
+                continue
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._renew, name=f"redis-claim-db{self.db}", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        """Delete this run's keys and give the database back."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        with self.client() as client:
+            if client.get(CLAIM_KEY) != self.token.encode():
+                return
+            leftovers = [k for k in client.scan_iter(count=1000) if k not in _CLAIM_KEYS]
+            for i in range(0, len(leftovers), 1000):
+                client.delete(*leftovers[i : i + 1000])
+            if client.get(CLAIM_KEY) == self.token.encode():
+                client.delete(CLAIM_KEY)
+
+
+_CLAIM_KEYS = {CLAIM_KEY.encode(), RESERVED_KEY.encode()}
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "db"])
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", query, parts.fragment))
+
+
+def redis_url_db(url: str) -> int:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if "db" in query:
+        return int(query["db"])
+    path = parts.path.strip("/")
+    return int(path) if path else 0
+
+
+def claim_redis_database(url: str) -> RedisClaim | None:
+    """Claim a logical database of its own on the server of `url` for this run, or None if none is free."""
+    if urlsplit(url).scheme not in {"redis", "rediss"}:
+        return None
+    given = redis_url_db(url)
+    token = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex}"
+    try:
+        with redis.Redis.from_url(url) as admin:
+            count = int(admin.config_get("databases").get("databases", 16))
+    except (redis.RedisError, ValueError):
+        count = 16
+    for db in range(1, count):
+        if db == given:
+            continue
+        candidate = redis_url_with_db(url, db)
+        try:
+            with redis.Redis.from_url(candidate) as client:
+                if not client.set(CLAIM_KEY, token, nx=True, ex=CLAIM_TTL_SECONDS):
+                    continue  # another run's
+                if not client.exists(RESERVED_KEY) and client.dbsize() > 1:
+                    client.delete(CLAIM_KEY)  # someone's data: not ours to share, nor to clear
+                    continue
+                client.set(RESERVED_KEY, "logical database used by Rethink test runs, which clear it")
+                # a run that died left its keys behind: nobody holds them any more
+                leftovers = [k for k in client.scan_iter(count=1000) if k not in _CLAIM_KEYS]
+                for i in range(0, len(leftovers), 1000):
+                    client.delete(*leftovers[i : i + 1000])
+        except redis.ResponseError:
+            break  # SELECT refused: no more databases (or a server without them)
+        claim = RedisClaim(url=candidate, db=db, token=token)
+        claim.start()
+        return claim
+    return None
+
+
+async def clean_redis(servers: Servers) -> None:
+    """After each test: this run's queues, and (in its own database) every arq job key.
+
+    On a database shared with other runs (no free database could be claimed), only this run's
+    queue prefix is deleted: job keys are global, and the others' would go with them."""
+    patterns = [f"{servers.queue_prefix}:*"]
+    if servers.redis_is_private:
+        patterns.append("arq:*")
+    client = aioredis.from_url(servers.redis_url)
+    try:
+        keys = [k for pattern in patterns async for k in client.scan_iter(pattern, count=1000)]
+        for i in range(0, len(keys), 1000):
+            await client.delete(*keys[i : i + 1000])
+    finally:
+        await client.aclose()
 
 
 def in_thread(fn: Any, *args: Any) -> Any:

@@ -77,7 +77,11 @@ def test_compose_env_points_at_the_compose_servers_in_production_mode(name: str)
     db = urlsplit(interpolate(env["DATABASE_URL"]))
     assert db.scheme == "postgresql" and db.hostname == "postgres" and db.port == 5432
     pg_env = compose()["services"]["postgres"]["environment"]
-    assert db.path == "/" + pg_env["POSTGRES_DB"] and db.username == pg_env["POSTGRES_USER"]
+    assert db.path == "/" + pg_env["POSTGRES_DB"]
+    # the migrate job as the schemas' owner, everything else as the app role it grants rows to
+    app_role = compose()["services"]["migrate"]["environment"]["RETHINK_APP_DB_ROLE"]
+    assert db.username == ("rethink_owner" if name == "migrate" else app_role)
+    assert db.username != pg_env["POSTGRES_USER"] and ":?" in env["DATABASE_URL"]
     redis = urlsplit(env["REDIS_URL"])
     assert redis.scheme == "redis" and redis.hostname == "redis" and redis.port == 6379
     for var in ("RETHINK_JWKS_URL", "RETHINK_JWT_ISSUER", "RETHINK_JWT_AUDIENCE"):
@@ -336,8 +340,13 @@ def test_every_workload_gets_database_and_redis_from_the_secret_and_config_from_
         needed = ("DATABASE_URL",) if obj["kind"] == "Job" else ("DATABASE_URL", "REDIS_URL")
         for var in needed:
             ref = env[var]["valueFrom"]["secretKeyRef"]
-            assert ref["key"] == var
+            # the migrate Job logs in as the schemas' owner; the APIs and worker as the app role
+            assert ref["key"] == ("MIGRATE_DATABASE_URL" if obj["kind"] == "Job" else var)
             secrets.add(ref["name"])
+        if obj["kind"] == "Job":
+            assert env["RETHINK_APP_DB_ROLE"]["value"] == "rethink_app"
+        else:
+            assert "RETHINK_APP_DB_ROLE" not in env
         refs = {e["configMapRef"]["name"] for e in container["envFrom"]}
         assert refs <= config_maps
     assert len(secrets) == 1  # one Secret, created outside the repository

@@ -15,7 +15,7 @@ from shared.consumer import build_worker
 from shared.db import create_engine, create_sessionmaker
 from shared.embedded import start_postgres, start_redis
 from shared.migrate import migrate_all
-from shared.queues import queue_name
+from shared.queues import job_id, queue_name
 from shared.relay import Relay
 from shared.settings import asyncpg_url
 from tests.foundation.effects import effects, handler_installed, recording_handler, reset_effects
@@ -131,8 +131,11 @@ async def test_relay_killed_between_enqueue_and_progress_has_no_double_effect(
     goals = _svc(services, "goals")
     with handler_installed(goals, "cluster.upserted", recording_handler("goals")):
         await backbone.deliver()
-        # and if the copies had gone through anyway, the processed-events table absorbs them
-        await backbone.redis.delete(*[k async for k in backbone.redis.scan_iter("arq:result:*")])
+        # and if the copies had gone through anyway, the processed-events table absorbs them:
+        # forget these jobs' results (this run's only), so the same job ids can be queued again
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("select id, event_id from formulation.outbox"))).all()
+        await backbone.redis.delete(*[f"arq:result:{job_id('goals', e, seq)}" for seq, e in rows])
         async with engine.begin() as conn:
             await conn.execute(text("update formulation.outbox set published_at = null"))
         await backbone.deliver()
@@ -152,7 +155,7 @@ async def test_database_restart_under_load_loses_no_committed_event(tmp_path: Pa
         await reset_effects(engine)
         started_before = await _postmaster_start(engine)
         pool = await create_pool(RedisSettings.from_dsn(servers.redis_url))
-        prefix = "fault-pg"
+        prefix = f"{servers.queue_prefix}:fault-pg"  # this run's, cleaned with its other queues
         relay = Relay(
             service="formulation",
             schema="formulation",
