@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -143,10 +145,13 @@ async def test_relay_killed_between_enqueue_and_progress_has_no_double_effect(
     assert subjects == [f"K-{i}" for i in range(6)]
 
 
-async def test_database_restart_under_load_loses_no_committed_event(tmp_path: Path, servers, services):
+async def test_database_restart_under_load_loses_no_committed_event(servers, services):
     import pgserver
 
-    pg, url = start_postgres(tmp_path / "pg")
+    # Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as its own user, which must
+    # traverse the parents, and another pytest session starting resets pytest-of-root to 0700.
+    scratch = Path(tempfile.mkdtemp(prefix="rethink-fault-pg-"))
+    pg, url = start_postgres(scratch / "pg")
     try:
         await asyncio.to_thread(migrate_all, asyncpg_url(url))
         formulation, goals = _svc(services, "formulation"), _svc(services, "goals")
@@ -225,3 +230,4 @@ async def test_database_restart_under_load_loses_no_committed_event(tmp_path: Pa
                 pgdata=pg.pgdata,
                 user=pg.system_user,
             )
+        shutil.rmtree(scratch, ignore_errors=True)
