@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from services.formulation_api.families.consent import ConsentScope
 from services.formulation_api.inputs import PastDate, PastDateTime, RequestModel
@@ -31,6 +31,15 @@ class RelationshipType(StrEnum):
 
 
 class FamilyMemberIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"kind": "adult", "name": "Alex Example", "birth_year": 1988, "contact": "07700 900123"},
+                {"kind": "child", "name": "Charlie Example", "birth_year": 2014},
+            ]
+        }
+    )
+
     kind: MemberKind
     name: str = Field(min_length=1, max_length=200)
     birth_year: int | None = Field(None, ge=1900, le=2100)
@@ -38,7 +47,7 @@ class FamilyMemberIn(RequestModel):
 
 
 class FamilyDetails(RequestModel):
-    reference_name: str = Field(min_length=1, max_length=200, examples=["The Smith family"])
+    reference_name: str = Field(min_length=1, max_length=200, examples=["The Example family"])
     members: list[FamilyMemberIn] = Field(default_factory=list, max_length=30)
 
 
@@ -51,6 +60,18 @@ class FamilyMemberOut(ResponseModel):
 
 
 class RelationshipIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_member_id": "a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a51",
+                    "to_member_id": "a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a52",
+                    "type": "parent_of",
+                }
+            ]
+        }
+    )
+
     from_member_id: uuid.UUID
     to_member_id: uuid.UUID
     type: RelationshipType
@@ -80,15 +101,23 @@ class FamilyOut(ResponseModel):
 
 
 class CloseFamily(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason_code": "all_goals_achieved", "closed_on": "2026-11-02"}]}
+    )
+
     reason_code: ClosureReason
     closed_on: PastDate | None = None
 
 
 class EscalateFamily(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"escalated_on": "2026-10-20"}]})
+
     escalated_on: PastDate | None = None
 
 
 class LeadWorkerIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"lead_worker_sub": "fsw-example-2"}]})
+
     lead_worker_sub: str = Field(
         pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$",
         description="A social worker or family support worker of the family's team, with room",
@@ -104,6 +133,20 @@ class LeadWorkerOut(ResponseModel):
 
 
 class ConsentIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "share_formulation_with_agency",
+                    "agency": "Example Primary School",
+                    "given_by": "Alex Example (parent)",
+                    "given_at": "2026-10-12T10:30:00Z",
+                },
+                {"scope": "group_supervision", "given_by": "Alex Example (parent)"},
+            ]
+        }
+    )
+
     scope: ConsentScope
     agency: str | None = Field(None, min_length=1, max_length=200)
     given_by: str = Field(min_length=1, max_length=200, description="Who in the family consented")

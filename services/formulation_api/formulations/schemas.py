@@ -25,12 +25,40 @@ class Participant(RequestModel):
 
 
 class FormulationCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "context": "with_family",
+                    "facilitator_sub": "sw-example-1",
+                    "participants": [
+                        {"role": "mother", "name": "Alex Example"},
+                        {"role": "young_person", "name": "Charlie Example"},
+                        {"role": "school"},
+                    ],
+                }
+            ]
+        }
+    )
+
     context: FormulationContext
     facilitator_sub: Sub | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     participants: list[Participant] = Field(default_factory=list, max_length=40)
 
 
 class FactorIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "perpetuating",
+                    "text": "Late nights on the phone make the mornings a struggle",
+                    "driving": True,
+                }
+            ]
+        }
+    )
+
     kind: FactorKind = Field(description="One of the 6 Ps ('predicting' is read as 'predictive')")
     text: str = Field(min_length=1, max_length=2000)
     driving: bool = Field(False, description="A main driving factor (underlined on the wall)")
@@ -49,6 +77,12 @@ class FactorIn(RequestModel):
 
 
 class FactorPatch(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"text": "Late nights on the phone, most school nights", "driving": False}]
+        }
+    )
+
     text: str | None = Field(None, min_length=1, max_length=2000)
     driving: bool | None = None
 
@@ -163,12 +197,28 @@ class FormulationCreated(ResponseModel):
 
 
 class CompleteIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"override_reason": "The protective factor's next step is agreed at next week's forum"}
+            ]
+        }
+    )
+
     override_reason: str | None = Field(
         None, max_length=2000, description="Team manager's reason to complete despite the walk-back"
     )
 
 
 class ReflectionIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"way": "with", "note": "We planned the routine together with the family, not for them"}
+            ]
+        }
+    )
+
     way: WayOfBeing
     note: str | None = Field(None, max_length=2000)
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from services.formulation_api.forums.stats import Confidence, ForumType, Sector
 from services.formulation_api.inputs import PastDate, RequestModel
@@ -12,6 +12,21 @@ from shared.schemas import ResponseModel
 
 
 class ForumIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "practice_and_progress",
+                    "held_on": "2026-10-21",
+                    "cluster_code": "RES-3",
+                    "facilitator_sub": "rf-example-1",
+                    "family_id": "2f6b8c1e-4d3a-4e5f-9a7b-1c2d3e4f5a60",
+                },
+                {"type": "rethink_forum", "held_on": "2026-10-28", "cluster_code": "RES-3"},
+            ]
+        }
+    )
+
     type: ForumType
     held_on: PastDate
     cluster_code: str | None = Field(None, min_length=1, max_length=40)
@@ -31,11 +46,26 @@ class ForumOut(ResponseModel):
 
 
 class AttendanceIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"sector": "education", "count": 4}]})
+
     sector: Sector
     count: int = Field(ge=1, le=500)
 
 
 class FeedbackIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "improved_understanding": "quite_a_bit",
+                    "confidence": "very_much",
+                    "broadened_perspective": True,
+                    "multi_agency_networking": True,
+                }
+            ]
+        }
+    )
+
     improved_understanding: Confidence | None = None
     confidence: Confidence | None = None
     broadened_perspective: bool | None = None
@@ -49,6 +79,20 @@ class AlignmentScoreIn(RequestModel):
 
 
 class AlignmentIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scores": [
+                        {"participant": "p1", "start": 3, "end": 6},
+                        {"participant": "p2", "start": 8, "end": 6},
+                        {"participant": "p3", "start": 5, "end": 5},
+                    ]
+                }
+            ]
+        }
+    )
+
     scores: list[AlignmentScoreIn] = Field(min_length=1, max_length=100)
 
 

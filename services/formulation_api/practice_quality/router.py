@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from services.formulation_api.formulations import service as formulations
@@ -36,6 +36,8 @@ Readers = Annotated[
 
 
 class RecordingIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"recorded_on": "2026-10-09"}]})
+
     recorded_on: PastDate
 
 
@@ -46,6 +48,22 @@ class RecordingOut(ResponseModel):
 
 
 class RatingsIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scores": {
+                        "collaboration": 4,
+                        "empathy": 4,
+                        "purposefulness": 3,
+                        "clarity_of_issues": 3,
+                        "child_focus": 5,
+                    }
+                }
+            ]
+        }
+    )
+
     scores: dict[Skill, int] = Field(description="Each of the five skills rated 1-5")
 
 

@@ -112,12 +112,28 @@ class ReferralOut(ReferralStatusOut):
 
 
 class ConversationIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "held_on": "2026-10-05",
+                    "manager_sub": "tm-example-1",
+                    "notes": "Talked it through with the referrer; the family would like to meet the team.",
+                }
+            ]
+        }
+    )
+
     held_on: PastDate | None = None
     manager_sub: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     notes: str = Field(min_length=1, max_length=5000)
 
 
 class AcceptIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"lead_worker_sub": "sw-example-1", "accepted_on": "2026-10-07"}]}
+    )
+
     lead_worker_sub: str = Field(pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     accepted_on: PastDate | None = None
 
@@ -131,12 +147,32 @@ class AcceptedOut(ResponseModel):
 
 
 class DeclineIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason_code": "already_supported",
+                    "note": "Already supported by the cluster's targeted services",
+                    "declined_on": "2026-10-07",
+                }
+            ]
+        }
+    )
+
     reason_code: DeclineReason
     note: str | None = Field(None, max_length=2000)
     declined_on: PastDate | None = None
 
 
 class RedirectIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"to": "early_help_hub", "note": "Example Early Help Hub", "redirected_on": "2026-10-07"}
+            ]
+        }
+    )
+
     to: RedirectDestination = Field(description="The kind of service the family was sent to (a code)")
     note: str | None = Field(None, max_length=2000, description="Free text, e.g. the service's name")
     redirected_on: PastDate | None = None

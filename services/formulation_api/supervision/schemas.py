@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from services.formulation_api.formulations.rules import WayOfBeing
 from services.formulation_api.inputs import PastDate, RequestModel
@@ -17,6 +17,14 @@ class SupervisionKind(StrEnum):
 
 
 class SessionIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"team_id": "7c1e9a2b-3d4f-4a5b-8c6d-0e1f2a3b4c5d", "kind": "group", "held_on": "2026-10-14"}
+            ]
+        }
+    )
+
     team_id: uuid.UUID
     kind: SupervisionKind
     held_on: PastDate
@@ -32,6 +40,21 @@ class SessionOut(ResponseModel):
 
 class CaseIn(RequestModel):
     """A family discussed, with the outcome-focused check of its plan."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "family_id": "2f6b8c1e-4d3a-4e5f-9a7b-1c2d3e4f5a60",
+                    "plan_id": "b3d9e4a0-77c1-4f3e-a2b5-19c8d0e6f402",
+                    "rationale": "Mornings are calmer; school attendance is up but still below target",
+                    "likely_to_achieve_goal": True,
+                    "decision": "Continue the plan; review again in four weeks",
+                    "follow_up_actions": ["Invite the school to the next review"],
+                }
+            ]
+        }
+    )
 
     family_id: uuid.UUID
     plan_id: uuid.UUID | None = None
@@ -55,5 +78,13 @@ class CaseOut(ResponseModel):
 
 
 class SessionReflectionIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"way": "with", "note": "The group helped the worker see the family's own ideas first"}
+            ]
+        }
+    )
+
     way: WayOfBeing
     note: str | None = Field(None, max_length=2000)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from services.formulation_api.inputs import RequestModel
 from services.formulation_api.teams.caseload import MemberRole
@@ -16,12 +16,30 @@ class CaseloadLimits(RequestModel):
 
 
 class TeamCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cluster_code": "RES-3",
+                    "name": "RES team East",
+                    "caseload_limits": {"social_worker": 4, "family_support_worker": 8},
+                }
+            ]
+        }
+    )
+
     cluster_code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     caseload_limits: CaseloadLimits = Field(default_factory=CaseloadLimits)
 
 
 class TeamLimitsPut(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"caseload_limits": {"social_worker": 3, "family_support_worker": 8}}]
+        }
+    )
+
     caseload_limits: CaseloadLimits
 
 
@@ -33,6 +51,14 @@ class TeamOut(ResponseModel):
 
 
 class MemberCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"sub": "sw-example-1", "name": "Alex Example", "role": "social_worker", "fte": "0.8"}
+            ]
+        }
+    )
+
     sub: str = Field(pattern=r"^[A-Za-z0-9_.:@/-]{1,64}$")
     name: str = Field(min_length=1, max_length=200)
     role: MemberRole

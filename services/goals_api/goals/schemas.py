@@ -99,6 +99,27 @@ class ActionCreate(RequestModel):
 
 
 class ActionBatch(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "actions": [
+                        {
+                            "activity": "routines_and_boundaries",
+                            "description": "Made a picture chart of the morning routine with the children",
+                            "done_on": "2026-11-11",
+                        },
+                        {
+                            "activity": "education_support",
+                            "description": "Met the class teacher with mum to agree a late-arrival plan",
+                            "done_on": "2026-11-13",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     actions: list[ActionCreate] = Field(min_length=1, max_length=500)
 
 
@@ -124,6 +145,10 @@ class EvaluationCreate(RequestModel):
 
 
 class StatusChange(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "achieved", "changed_on": "2026-11-20"}]}
+    )
+
     status: Literal["achieved", "replaced", "discontinued"]
     changed_on: date | None = None
 

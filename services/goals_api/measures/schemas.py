@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from shared.schemas import RequestModel, ResponseModel
 
@@ -17,6 +17,21 @@ Item = Annotated[int, Field(ge=1, le=5, strict=True)]
 
 
 class FeedbackCreate(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "given_on": "2026-11-10",
+                    "treated_with_respect": True,
+                    "would_recommend": True,
+                    "service_rating": 9,
+                    "communication_rating": 8,
+                    "understanding_rating": 7,
+                }
+            ]
+        }
+    )
+
     given_on: date
     treated_with_respect: bool
     would_recommend: bool
@@ -37,6 +52,19 @@ class FeedbackOut(ResponseModel):
 
 
 class Score15Create(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_ref": "parent-1",
+                    "timepoint": "T1",
+                    "completed_on": "2026-06-15",
+                    "items": [3, 2, 4, 3, 3, 2, 4, 3, 2, 3, 4, 2, 3, 3, 2],
+                }
+            ]
+        }
+    )
+
     # A pseudonymous label for the family member, never a name.
     member_ref: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,40}$")]
     timepoint: Literal["T1", "T2"]

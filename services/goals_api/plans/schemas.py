@@ -48,6 +48,26 @@ class Support(RequestModel):
 class SustainabilityPlan(RequestModel):
     """Appendix 5, step 15 (a)-(e)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "worked_on": "Morning routines and getting to school on time",
+                    "achieved": "On time every school day for six weeks",
+                    "keep_going": "Keep the bedtime chart and the Sunday planning chat",
+                    "supports": [
+                        {"who": "School family support worker", "contact": "0113 000 0000"},
+                        {
+                            "who": "Local parents' group (Tuesday mornings)",
+                            "contact": "parents-group@example.org",
+                        },
+                    ],
+                    "look_out_for": "Late nights creeping back in the holidays",
+                }
+            ]
+        }
+    )
+
     worked_on: Text
     achieved: Text
     keep_going: Text

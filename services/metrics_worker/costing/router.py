@@ -133,6 +133,54 @@ class UnitCostIn(RequestModel):
 
 
 class CatalogueIn(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "2026.1",
+                    "costs": [
+                        {
+                            "code": "contact_hour",
+                            "amount": "88.00",
+                            "unit": "per_hour",
+                            "source": "Example council finance, unit costs 2026",
+                            "edition": "2026",
+                            "price_year": "2025-26",
+                            "derivation": "referrer and responding social worker time",
+                        },
+                        {
+                            "code": "referral_hour",
+                            "amount": "168.00",
+                            "unit": "per_hour",
+                            "source": "Example council finance, unit costs 2026",
+                            "edition": "2026",
+                            "price_year": "2025-26",
+                            "derivation": "social worker and team manager time",
+                        },
+                        {
+                            "code": "cp_plan_year",
+                            "amount": "15320.00",
+                            "unit": "per_plan_year",
+                            "source": "Example council finance, unit costs 2026",
+                            "edition": "2026",
+                            "price_year": "2025-26",
+                            "derivation": "hours x occurrences per year x hourly rate",
+                        },
+                        {
+                            "code": "cla_episode",
+                            "amount": "171080.00",
+                            "unit": "per_care_episode",
+                            "source": "Example council finance, unit costs 2026",
+                            "edition": "2026",
+                            "price_year": "2025-26",
+                            "derivation": "1130 a week x 52 weeks x 2.9 years average care episode",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
     version: Version
     costs: list[UnitCostIn] = Field(min_length=len(REQUIRED_CODES))
 

@@ -48,6 +48,13 @@ async def _apply(
     "/ssda903",
     status_code=201,
     summary="Import SSDA903 episodes (CSV or XML) with a postcode-sector -> cluster map",
+    description=(
+        "A `multipart/form-data` upload: the SSDA903 episodes file, a CSV mapping each postcode "
+        "sector to a cluster code, and optionally the SSDA903 header file. Child ids are replaced "
+        "by pseudonyms on the way in. A file with rejected rows applies nothing (422 "
+        "`file_has_errors`, with the row report) unless `allow_partial` is true; records already "
+        "held are counted as duplicates, never added twice."
+    ),
 )
 async def import_ssda903(
     request: Request,
@@ -56,8 +63,10 @@ async def import_ssda903(
     episodes: Annotated[UploadFile, File(description="episodes file, CSV or XML")],
     sector_map: Annotated[UploadFile, File(description="CSV: postcode_sector,cluster")],
     header: Annotated[UploadFile | None, File(description="optional SSDA903 header file")] = None,
-    format: Annotated[Literal["csv", "xml"], Form()] = "csv",
-    allow_partial: Annotated[bool, Form()] = False,
+    format: Annotated[Literal["csv", "xml"], Form(description="format of the episodes file")] = "csv",
+    allow_partial: Annotated[
+        bool, Form(description="apply the valid rows even when some rows are rejected")
+    ] = False,
 ) -> dict[str, Any]:
     try:
         sectors = service.read_map(sector_map.file, "sector_map", "postcode_sector")
@@ -76,14 +85,26 @@ async def import_ssda903(
     return await _apply(session, user, kind, records, report, allow_partial)
 
 
-@router.post("/cin", status_code=201, summary="Import a CIN census XML file with a child -> cluster map")
+@router.post(
+    "/cin",
+    status_code=201,
+    summary="Import a CIN census XML file with a child -> cluster map",
+    description=(
+        "A `multipart/form-data` upload: the CIN census XML and a CSV mapping each LAchildID to a "
+        "cluster code. Child ids are replaced by pseudonyms on the way in. A file with rejected "
+        "rows applies nothing (422 `file_has_errors`, with the row report) unless `allow_partial` "
+        "is true; records already held are counted as duplicates, never added twice."
+    ),
+)
 async def import_cin(
     request: Request,
     user: Analyst,
     session: DbSession,
     census: Annotated[UploadFile, File(description="CIN census XML")],
     child_map: Annotated[UploadFile, File(description="CSV: LAchildID,cluster")],
-    allow_partial: Annotated[bool, Form()] = False,
+    allow_partial: Annotated[
+        bool, Form(description="apply the valid rows even when some rows are rejected")
+    ] = False,
 ) -> dict[str, Any]:
     try:
         children = service.read_map(child_map.file, "child_map", "LAchildID")
