@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -30,10 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.metrics_bench import HEADER, admin, server_url, write_episodes, write_sector_map  # noqa: E402
-from shared.settings import asyncpg_url, plain_url  # noqa: E402
+from bench.metrics_bench import HEADER, scratch_database, write_episodes, write_sector_map  # noqa: E402
 
 COLUMNS = ", ".join(f"{c.lower()} text" for c in HEADER.split(","))
 STORE = """
@@ -112,16 +109,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2)
     opts = ap.parse_args()
-    server, handle = server_url()
-    name = f"rethink_floor_{os.getpid()}"
-    asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
-    db_url = plain_url(make_url(asyncpg_url(server)).set(database=name).render_as_string(hide_password=False))
-    try:
+    with scratch_database("rethink_floor") as db_url:
         asyncio.run(run(db_url, opts.rows, opts.repeat))
-    finally:
-        asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if handle is not None:
-            handle.cleanup()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -68,6 +70,22 @@ def server_url() -> tuple[str, object]:
 
     handle, url = start_postgres(ROOT / ".rethink" / "bench-pg")
     return plain_url(asyncpg_url(url)), handle
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A fresh database on the bench server (DATABASE_URL or an embedded one), dropped at the end."""
+    server, handle = server_url()
+    name = f"{prefix}_{os.getpid()}"
+    asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
+    try:
+        yield plain_url(
+            make_url(asyncpg_url(server)).set(database=name).render_as_string(hide_password=False)
+        )
+    finally:
+        asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if handle is not None:
+            handle.cleanup()  # type: ignore[attr-defined]
 
 
 async def admin(url: str, sql: str) -> None:
@@ -326,23 +344,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of part 1 (medians reported)")
     ap.add_argument("--import-only", action="store_true", help="skip the API latency parts (2, 3)")
     opts = ap.parse_args()
-    server, handle = server_url()
-    name = f"rethink_bench_{os.getpid()}"
-    asyncio.run(admin(server, f'CREATE DATABASE "{name}"'))
-    db_url = plain_url(make_url(asyncpg_url(server)).set(database=name).render_as_string(hide_password=False))
-    try:
+    with scratch_database("rethink_bench") as db_url:
         from shared.migrate import migrate_all
 
         migrate_all(db_url, ("metrics",))
-        print(f"metrics benchmark on {os.cpu_count()} CPUs, database {name}")
+        print(f"metrics benchmark on {os.cpu_count()} CPUs, database {make_url(db_url).database}")
         bench_import(db_url, opts.rows, opts.repeat)
         if not opts.import_only:
             asyncio.run(admin(db_url, "TRUNCATE metrics.service_records, metrics.monthly_counts"))
             asyncio.run(bench_api(db_url, opts.records))
-    finally:
-        asyncio.run(admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if handle is not None:
-            handle.cleanup()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
