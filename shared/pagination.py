@@ -97,7 +97,7 @@ async def paginate(
     return Page[Any](items=[to_item(r) for r in rows], next_cursor=next_cursor)
 
 
-# The integer column types, widest last, and the bits PostgreSQL gives them.
+# The integer column types and their bits in PostgreSQL; the subclasses before Integer itself.
 _INTEGER_BITS = ((SmallInteger, 16), (BigInteger, 64), (Integer, 32))
 
 

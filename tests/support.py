@@ -147,14 +147,19 @@ class RedisClaim:
         with self.client() as client:
             if client.get(CLAIM_KEY) != self.token.encode():
                 return
-            leftovers = [k for k in client.scan_iter(count=1000) if k not in _CLAIM_KEYS]
-            for i in range(0, len(leftovers), 1000):
-                client.delete(*leftovers[i : i + 1000])
+            _clear_test_keys(client)
             if client.get(CLAIM_KEY) == self.token.encode():
                 client.delete(CLAIM_KEY)
 
 
 _CLAIM_KEYS = {CLAIM_KEY.encode(), RESERVED_KEY.encode()}
+
+
+def _clear_test_keys(client: redis.Redis) -> None:
+    """Every key of a claimed database but the claim's own markers."""
+    leftovers = [k for k in client.scan_iter(count=1000) if k not in _CLAIM_KEYS]
+    for i in range(0, len(leftovers), 1000):
+        client.delete(*leftovers[i : i + 1000])
 
 
 def redis_url_with_db(url: str, db: int) -> str:
@@ -196,9 +201,7 @@ def claim_redis_database(url: str) -> RedisClaim | None:
                     continue
                 client.set(RESERVED_KEY, "logical database used by Rethink test runs, which clear it")
                 # a run that died left its keys behind: nobody holds them any more
-                leftovers = [k for k in client.scan_iter(count=1000) if k not in _CLAIM_KEYS]
-                for i in range(0, len(leftovers), 1000):
-                    client.delete(*leftovers[i : i + 1000])
+                _clear_test_keys(client)
         except redis.ResponseError:
             break  # SELECT refused: no more databases (or a server without them)
         claim = RedisClaim(url=candidate, db=db, token=token)

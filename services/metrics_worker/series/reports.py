@@ -181,12 +181,13 @@ class ClusterSeries:
     counts: list[int]
     res_start: date | None
     # The periods (False: before RES, True: with RES) whose counts the published before/after
-    # table hides for this window: a published series or chart must not give them away.
+    # table hides for this window (asked for the published form only): a published series or
+    # chart must not give them away.
     hidden_periods: frozenset[bool]
 
 
 async def cluster_series(
-    session: AsyncSession, cluster: str, measure: str, first: date, last: date
+    session: AsyncSession, cluster: str, measure: str, first: date, last: date, published: bool
 ) -> ClusterSeries:
     if not await known_cluster(session, cluster):
         raise not_found("cluster", cluster)
@@ -195,7 +196,7 @@ async def cluster_series(
     starts = {c: s for c, s in (await clusters_with_starts(session)).items() if s is not None}
     start = starts.get(cluster)
     hidden: frozenset[bool] = frozenset()
-    if start is not None:
+    if published and start is not None:  # only the published form needs the table's view
         rows, _ = _table_out(counts, starts, first, last, "published")
         for row in (r for r in rows if r["cluster"] == cluster):
             hidden = frozenset(after for after in (False, True) if row[_SIDE[after]] == SUPPRESSED)

@@ -124,7 +124,9 @@ async def get_series(
 ) -> dict[str, Any]:
     first, last = window(from_, to)
     shown = disclosure_for(user, disclosure)
-    series = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    series = await reports.cluster_series(
+        session, cluster, _measure(measure), first, last, published=shown == "published"
+    )
     values = reports.published_series(series) if shown == "published" else list(series.counts)
     start = series.res_start
     return {
@@ -161,7 +163,9 @@ async def get_series_svg(
 ) -> Response:
     first, last = window(from_, to or format_month(clock.today()))
     shown = disclosure_for(user, disclosure)
-    series = await reports.cluster_series(session, cluster, _measure(measure), first, last)
+    series = await reports.cluster_series(
+        session, cluster, _measure(measure), first, last, published=shown == "published"
+    )
     months, counts, start = series.months, series.counts, series.res_start
     pre_avg = post_avg = None
     if start is not None:
