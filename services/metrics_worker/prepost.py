@@ -8,7 +8,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.metrics_worker.months import month_of, month_range, months_between
-from services.metrics_worker.stats import RateRatio, rate_ratio_exact
+from services.metrics_worker.stats import PooledRateRatio, RateRatio, pooled_rate_ratio, rate_ratio_exact
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,10 @@ class PrePostTotal:
     post_count: int
     post_monthly_average: float
     difference: float
-    pooled: RateRatio
+    pooled: PooledRateRatio
+    # The clusters with months on both sides of their RES start inside the window: only these
+    # are summed, since a cluster seen on one side only has no change to add.
+    clusters: tuple[str, ...]
     # The report summed cluster averages already rounded to 2 dp; kept beside the exact sums so
     # its printed totals can be reproduced (its -3.19 is -3.20 at full precision).
     printed_pre_monthly_average: Decimal
@@ -58,7 +61,8 @@ def pre_post_table(
     """Per RES cluster: months, count and monthly average before its RES start month and from it.
 
     Months without records count as zero months inside the window (the window fixes the months,
-    not the data). The total row sums the cluster averages, as the report does.
+    not the data). The total row sums the averages of the clusters seen on both sides of their
+    start, as the report does; its rate ratio is pooled within clusters (``pooled_rate_ratio``).
     """
     first, last = month_of(first), month_of(last)
     if last < first:
@@ -91,22 +95,21 @@ def pre_post_table(
                 rate=rate_ratio_exact(pre, pre_months, post, post_months),
             )
         )
-    pre_total = sum(r.pre_monthly_average or 0.0 for r in rows)
-    post_total = sum(r.post_monthly_average or 0.0 for r in rows)
-    printed_pre = sum((round2(r.pre_monthly_average) for r in rows), Decimal(0))
-    printed_post = sum((round2(r.post_monthly_average) for r in rows), Decimal(0))
+    compared = [r for r in rows if r.pre_months and r.post_months]
+    pre_total = sum(r.pre_monthly_average or 0.0 for r in compared)
+    post_total = sum(r.post_monthly_average or 0.0 for r in compared)
+    printed_pre = sum((round2(r.pre_monthly_average) for r in compared), Decimal(0))
+    printed_post = sum((round2(r.post_monthly_average) for r in compared), Decimal(0))
     total = PrePostTotal(
-        pre_count=sum(r.pre_count for r in rows),
+        pre_count=sum(r.pre_count for r in compared),
         pre_monthly_average=pre_total,
-        post_count=sum(r.post_count for r in rows),
+        post_count=sum(r.post_count for r in compared),
         post_monthly_average=post_total,
         difference=post_total - pre_total,
-        pooled=rate_ratio_exact(
-            sum(r.pre_count for r in rows),
-            sum(r.pre_months for r in rows),
-            sum(r.post_count for r in rows),
-            sum(r.post_months for r in rows),
+        pooled=pooled_rate_ratio(
+            [(r.pre_count, r.pre_months, r.post_count, r.post_months) for r in compared]
         ),
+        clusters=tuple(r.cluster for r in compared),
         printed_pre_monthly_average=printed_pre,
         printed_post_monthly_average=printed_post,
         printed_difference=printed_post - printed_pre,

@@ -6,11 +6,18 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
+from scipy import optimize
 from scipy import stats as sps
+from scipy.special import logsumexp as sps_logsumexp
 
 Z95 = 1.959963984540054
+# A fixed-effects estimate beyond these (a ratio past e^±12, an interval wider than e^±20) is a
+# fit that ran off to infinity, not an estimate.
+MAX_LOG_RATIO = 12.0
+MAX_LOG_SE = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,124 @@ def rate_ratio_exact(pre_count: int, pre_exposure: float, post_count: int, post_
     p0 = post_exposure / (pre_exposure + post_exposure)
     p_value = float(sps.binomtest(post_count, n, p0).pvalue)
     return RateRatio(ratio, (to_ratio(lo), to_ratio(hi)), p_value)
+
+
+# The exact stratified interval convolves every cluster's conditional distribution once; beyond
+# this much work (multiply-adds) the counts are large enough for Mantel-Haenszel to be accurate.
+EXACT_WORK_LIMIT = 30_000_000
+
+
+@dataclass(frozen=True)
+class PooledRateRatio:
+    rate: RateRatio
+    method: str  # "exact_conditional" | "mantel_haenszel"
+    clusters: int  # strata that carry information (events, and months on both sides)
+
+
+def _strata(strata: Sequence[tuple[int, float, int, float]]) -> list[tuple[int, float, int, float]]:
+    """(pre count, pre exposure, post count, post exposure) of the strata with events on either
+    side and exposure on both: the others say nothing about the ratio."""
+    return [s for s in strata if s[0] + s[2] > 0 and s[1] > 0 and s[3] > 0]
+
+
+def _mh_base(strata: Sequence[tuple[int, float, int, float]], add: float) -> tuple[float, float]:
+    """Mantel-Haenszel numerator and denominator (with ``add`` events on each side of every stratum)."""
+    num = sum((post + add) * t0 / (t0 + t1) for _, t0, post, t1 in strata)
+    den = sum((pre + add) * t1 / (t0 + t1) for pre, t0, _, t1 in strata)
+    return num, den
+
+
+def _conditional_log_pmf(strata: Sequence[tuple[int, float, int, float]], base: float) -> np.ndarray:
+    """log P(S = k | each stratum's total) at ratio ``base``, S the summed post counts.
+
+    Each stratum's post count is Binomial(n, base*t1 / (base*t1 + t0)); their convolution by
+    direct sums of non-negative terms keeps full relative precision down to ~1e-308, so one pass
+    at a base near the estimate serves every other ratio by reweighting: P_R(k) is proportional
+    to P_base(k) * (R / base)^k.
+    """
+    pmf = np.ones(1)
+    for pre, t0, post, t1 in strata:
+        n = pre + post
+        pmf = np.convolve(pmf, sps.binom.pmf(np.arange(n + 1), n, base * t1 / (base * t1 + t0)))
+    with np.errstate(divide="ignore"):
+        return np.log(pmf)
+
+
+def _reweighted(log_pmf: np.ndarray, log_ratio: float) -> np.ndarray:
+    w = log_pmf + np.arange(len(log_pmf)) * log_ratio
+    return np.exp(w - sps_logsumexp(w))
+
+
+def _solve(f: Any, start: float) -> float:
+    """Root in log ratio of an increasing f, bracketed outwards from ``start``."""
+    lo, hi = start - 1.0, start + 1.0
+    while f(lo) > 0:
+        lo -= 2 * (hi - lo)
+    while f(hi) < 0:
+        hi += 2 * (hi - lo)
+    return float(optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12))
+
+
+def _pooled_exact(strata: Sequence[tuple[int, float, int, float]]) -> RateRatio:
+    num, den = _mh_base(strata, 0.5)
+    base = num / den
+    log_pmf = _conditional_log_pmf(strata, base)
+    n_total = len(log_pmf) - 1
+    s = sum(post for _, _, post, _ in strata)
+    shift = math.log(base)
+    k = np.arange(n_total + 1)
+
+    def upper_tail(log_r: float) -> float:  # P(S >= s), increasing in the ratio
+        return float(_reweighted(log_pmf, log_r - shift)[s:].sum())
+
+    def lower_tail(log_r: float) -> float:  # P(S <= s), decreasing in the ratio
+        return float(_reweighted(log_pmf, log_r - shift)[: s + 1].sum())
+
+    lo = 0.0 if s == 0 else math.exp(_solve(lambda x: upper_tail(x) - 0.025, shift))
+    hi = None if s == n_total else math.exp(_solve(lambda x: 0.025 - lower_tail(x), shift))
+    if s == 0:
+        ratio: float | None = 0.0
+    elif s == n_total:
+        ratio = None
+    else:  # conditional maximum likelihood: the ratio at which the expected S is the observed S
+        ratio = math.exp(_solve(lambda x: float((_reweighted(log_pmf, x - shift) * k).sum()) - s, shift))
+    # two-sided p-value as scipy's binomtest: the probability, at ratio 1, of every S no likelier
+    # than the observed one
+    at_one = _reweighted(log_pmf, -shift)
+    p_value = float(min(1.0, at_one[at_one <= at_one[s] * (1 + 1e-7)].sum()))
+    return RateRatio(ratio, (lo, hi), p_value)
+
+
+def _pooled_mantel_haenszel(strata: Sequence[tuple[int, float, int, float]]) -> RateRatio:
+    """Mantel-Haenszel rate ratio, Greenland-Robins interval, stratified score test."""
+    num, den = _mh_base(strata, 0.0)
+    expected = sum((pre + post) * t1 / (t0 + t1) for pre, t0, post, t1 in strata)
+    variance = sum((pre + post) * t0 * t1 / (t0 + t1) ** 2 for pre, t0, post, t1 in strata)
+    observed = sum(post for _, _, post, _ in strata)
+    p_value = float(sps.chi2.sf((observed - expected) ** 2 / variance, 1))
+    if num == 0 or den == 0:
+        return RateRatio(0.0 if num == 0 else None, (None, None), p_value)
+    ratio = num / den
+    se = math.sqrt(variance / (num * den))
+    return RateRatio(ratio, (ratio * math.exp(-Z95 * se), ratio * math.exp(Z95 * se)), p_value)
+
+
+def pooled_rate_ratio(strata: Sequence[tuple[int, float, int, float]]) -> PooledRateRatio:
+    """Post/pre rate ratio common to every cluster (stratum), each compared with itself.
+
+    A crude ratio of summed counts over summed months mixes differences between clusters with
+    change over time when RES starts are staggered, and can point the wrong way; conditioning on
+    each cluster's total removes the cluster levels. Exact conditional inference (the one-stratum
+    case is ``rate_ratio_exact``) while the convolution is cheap; Mantel-Haenszel beyond that.
+    """
+    used = _strata(strata)
+    if not used:
+        return PooledRateRatio(RateRatio(None, (None, None), None), "exact_conditional", 0)
+    sizes = [pre + post + 1 for pre, _, post, _ in used]
+    work = sum(size * sum(sizes[:i]) for i, size in enumerate(sizes))
+    if work <= EXACT_WORK_LIMIT:
+        return PooledRateRatio(_pooled_exact(used), "exact_conditional", len(used))
+    return PooledRateRatio(_pooled_mantel_haenszel(used), "mantel_haenszel", len(used))
 
 
 @dataclass(frozen=True)
@@ -76,9 +201,9 @@ def _score(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.concatenate([v.sum(axis=1), v.sum(axis=0)[1:], [(v * t).sum()]])
 
 
-def _irls_poisson(y: np.ndarray, t: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+def _irls_poisson(y: np.ndarray, t: np.ndarray, iterations: int = 50) -> tuple[np.ndarray, np.ndarray, bool]:
     """Poisson GLM with log link by iteratively reweighted least squares on the cluster x month
-    grid; returns (coefficients, fitted means)."""
+    grid; returns (coefficients, fitted means, converged)."""
     n_c, n_m = y.shape
     mu: np.ndarray = y + 0.5  # start from the data, the standard GLM initialisation
     eta: np.ndarray = np.log(mu)
@@ -93,10 +218,12 @@ def _irls_poisson(y: np.ndarray, t: np.ndarray, iterations: int = 50) -> tuple[n
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)
         new_deviance = 2 * float(terms.sum())
+        if not np.isfinite(new_deviance) or not np.all(np.isfinite(beta)):
+            return beta, mu, False
         if abs(new_deviance - deviance) <= 1e-10 * (abs(new_deviance) + 0.1):
-            break
+            return beta, mu, True
         deviance = new_deviance
-    return beta, mu
+    return beta, mu, False
 
 
 def fixed_effects_rate_ratio(
@@ -130,12 +257,20 @@ def fixed_effects_rate_ratio(
     n_c, n_m = y.shape
     if np.linalg.matrix_rank(_normal_matrix(np.ones_like(y), treated)) < n_c + n_m:
         return None  # e.g. every cluster starts RES in the same month: no comparison possible
-    beta, mu = _irls_poisson(y, treated)
+    beta, mu, converged = _irls_poisson(y, treated)
+    if not converged:
+        return None
     df = y.size - (n_c + n_m)
     pearson = float(np.sum((y - mu) ** 2 / mu))
     dispersion = max(1.0, pearson / df) if df > 0 else 1.0
     cov = np.linalg.inv(_normal_matrix(mu, treated)) * dispersion
     b, se = float(beta[-1]), math.sqrt(float(cov[-1, -1]))
+    # With no events on one side of the comparison (e.g. none after RES in the fitted cells) the
+    # likelihood keeps rising as beta runs off to infinity: IRLS stops on a flat deviance at a
+    # huge |beta| with a huge standard error. That is "not identified by these data", not a
+    # ratio of 1e-12 with an interval from 0 to infinity.
+    if not (math.isfinite(b) and math.isfinite(se)) or abs(b) > MAX_LOG_RATIO or se > MAX_LOG_SE:
+        return None
     p_value = float(2 * sps.norm.sf(abs(b / se)))
     return FixedEffectsEstimate(
         rate_ratio=math.exp(b),

@@ -203,7 +203,7 @@ async def test_population_and_rates_per_10000(metrics_client, auth, backbone, de
     (row,) = r.json()["rows"]
     assert row["count"] == 19
     assert row["rate_per_10000"] == 31.8  # 19 / 5977 * 10000 = 31.79...
-    assert row["rate_per_10000_exact"] == 19 / 5977 * 10000
+    assert row["rate_per_10000_exact"] == float(Decimal(19) * 10000 / Decimal(5977))
 
 
 async def test_series_chart_is_svg_with_res_start(metrics_client, auth, backbone, deliver_events):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from services.metrics_worker import stats
 from services.metrics_worker.months import add_months
-from services.metrics_worker.stats import fixed_effects_rate_ratio, rate_ratio_exact
+from services.metrics_worker.stats import fixed_effects_rate_ratio, pooled_rate_ratio, rate_ratio_exact
 
 
 def _p(ratio, t_pre, t_post):
@@ -103,3 +104,76 @@ def test_normal_matrix_built_from_the_grid_equals_the_dense_design():
     x = np.array(rows)
     assert np.allclose(_normal_matrix(w, t), x.T @ (x * w.ravel()[:, None]))
     assert np.allclose(_score(w, t), x.T @ w.ravel())
+
+
+@pytest.mark.parametrize(
+    "case", [(77, 21, 113, 37), (10, 12, 0, 12), (0, 12, 10, 12), (60, 30, 60, 30), (3, 1, 20, 1)]
+)
+def test_pooled_over_one_cluster_is_that_clusters_exact_ratio(case):
+    alone, pooled = rate_ratio_exact(*case), pooled_rate_ratio([case])
+    assert pooled.method == "exact_conditional"
+    if alone.ratio is None:
+        assert pooled.rate.ratio is None
+    else:
+        assert pooled.rate.ratio == pytest.approx(alone.ratio, rel=1e-9, abs=1e-12)
+    for mine, theirs in zip(pooled.rate.ci95, alone.ci95, strict=True):
+        assert (mine is None and theirs is None) or mine == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+    assert pooled.rate.p_value == pytest.approx(alone.p_value, rel=1e-9)
+
+
+def _sum_of_binomials(strata, ratio):
+    """P(S = k) for S the summed post counts, by brute-force convolution of scipy's pmfs."""
+    pmf = np.ones(1)
+    for pre, t0, post, t1 in strata:
+        n = pre + post
+        pmf = np.convolve(pmf, sps.binom.pmf(np.arange(n + 1), n, _p(ratio, t0, t1)))
+    return pmf
+
+
+def test_pooled_exact_bounds_have_the_tail_probabilities_they_promise():
+    strata = [(30, 12, 14, 9), (8, 6, 9, 18), (51, 24, 40, 24)]
+    pooled = pooled_rate_ratio(strata)
+    s = sum(post for _, _, post, _ in strata)
+    lo, hi = pooled.rate.ci95
+    assert lo < pooled.rate.ratio < hi
+    assert _sum_of_binomials(strata, lo)[s:].sum() == pytest.approx(0.025, rel=1e-6)
+    assert _sum_of_binomials(strata, hi)[: s + 1].sum() == pytest.approx(0.025, rel=1e-6)
+    # the estimate makes the expected summed post count the observed one
+    at_estimate = _sum_of_binomials(strata, pooled.rate.ratio)
+    assert (at_estimate * np.arange(len(at_estimate))).sum() == pytest.approx(s, rel=1e-9)
+    at_one = _sum_of_binomials(strata, 1.0)
+    assert pooled.rate.p_value == pytest.approx(at_one[at_one <= at_one[s] * (1 + 1e-7)].sum(), rel=1e-6)
+
+
+def test_pooled_ratio_is_not_fooled_by_staggered_starts():
+    # A: 10 a month, 6 months before and 42 after; B: 1 a month, 42 before and 6 after
+    pooled = pooled_rate_ratio([(60, 6, 420, 42), (42, 42, 6, 6)])
+    crude = rate_ratio_exact(60 + 42, 6 + 42, 420 + 6, 42 + 6)
+    assert crude.ratio > 4  # summed counts over summed months: a fourfold "rise"
+    assert pooled.rate.ratio == pytest.approx(1.0, abs=1e-9)
+    assert pooled.rate.p_value == pytest.approx(1.0)
+
+
+def test_pooled_falls_back_to_mantel_haenszel_for_large_counts_and_agrees_with_exact(monkeypatch):
+    strata = [(400, 30, 300, 27), (250, 30, 260, 27), (90, 20, 60, 37)]
+    exact = pooled_rate_ratio(strata)
+    monkeypatch.setattr(stats, "EXACT_WORK_LIMIT", 0)
+    mh = pooled_rate_ratio(strata)
+    assert (exact.method, mh.method) == ("exact_conditional", "mantel_haenszel")
+    assert mh.rate.ratio == pytest.approx(exact.rate.ratio, rel=0.01)
+    for a, b in zip(mh.rate.ci95, exact.rate.ci95, strict=True):
+        assert a == pytest.approx(b, rel=0.02)
+    assert mh.rate.p_value == pytest.approx(exact.rate.p_value, rel=0.25)
+
+
+def test_pooled_ignores_clusters_without_both_sides_or_events():
+    assert pooled_rate_ratio([(5, 12, 0, 0), (0, 6, 0, 6)]).clusters == 0
+    assert pooled_rate_ratio([(5, 12, 0, 0), (0, 6, 0, 6)]).rate.ratio is None
+    assert pooled_rate_ratio([(5, 12, 0, 0), (20, 6, 10, 6)]).rate.ratio == pytest.approx(0.5)
+
+
+def test_fixed_effects_is_none_when_no_event_follows_the_start():
+    months = [date(2018, m, 1) for m in (1, 2, 3)]
+    counts = {("A", months[0]): 2, ("A", months[1]): 3, ("N", months[0]): 1, ("N", months[1]): 2}
+    counts[("N", months[2])] = 4
+    assert fixed_effects_rate_ratio(counts, ["A", "N"], months, {"A": months[2], "N": None}) is None

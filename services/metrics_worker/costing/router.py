@@ -22,13 +22,13 @@ from services.metrics_worker.costs import (
     cost_table,
     money,
 )
-from services.metrics_worker.prepost import PrePostRow, PrePostTotal, pre_post_table
+from services.metrics_worker.prepost import pre_post_table
 from services.metrics_worker.series import reports
 from services.metrics_worker.series.router import window
 from services.metrics_worker.series.service import monthly_counts
 from shared import audit
 from shared.deps import DbSession
-from shared.disclosure import SUPPRESSED, suppress_line
+from shared.disclosure import SUPPRESSED
 from shared.errors import conflict, not_found, unprocessable
 from shared.http import APIRouter
 from shared.schemas import RequestModel
@@ -210,16 +210,6 @@ async def post_unit_costs(user: Analyst, body: CatalogueIn, session: DbSession) 
     return {"as_of": datetime.now(UTC), **_catalogue_out(await load_catalogue(session, body.version))}
 
 
-def _side_hidden(rows: list[PrePostRow], total: PrePostTotal, side: str) -> bool:
-    """Would the published before/after table hide this side's summed average?
-
-    The volume is that sum, so it (and every money figure built from it) is hidden exactly when
-    the table hides it: a small cluster count could otherwise be recovered by subtraction."""
-    counts = [getattr(r, f"{side}_count") for r in rows]
-    cells, shown_total = suppress_line(counts, total=getattr(total, f"{side}_count"))
-    return SUPPRESSED in cells or shown_total == SUPPRESSED
-
-
 def _publish_costs(table: dict[str, Any], hidden: dict[str, set[str]]) -> None:
     for line in table["lines"]:
         for side, key in (("pre", "pre_res"), ("post", "with_res")):
@@ -252,15 +242,20 @@ async def get_costs(
     pre: dict[str, Decimal] = {}
     post: dict[str, Decimal] = {}
     hidden: dict[str, set[str]] = {"pre": set(), "post": set()}
+    summed: set[str] = set()
     for line, measure, _code in LINES:
         counts = await monthly_counts(session, measure, first, last)
-        rows, total = pre_post_table(counts, starts, first, last)
+        _rows, total = pre_post_table(counts, starts, first, last)
         # volumes are the summed cluster monthly averages, as in the report's Table 3
         pre[line] = Decimal(repr(total.pre_monthly_average))
         post[line] = Decimal(repr(total.post_monthly_average))
-        for side in hidden:
-            if shown == "published" and _side_hidden(rows, total, side):
-                hidden[side].add(line)
+        summed.update(total.clusters)
+        if shown == "published":
+            # a volume (and every money figure built from it) is hidden exactly when the
+            # published before/after table hides that summed average
+            for side, is_hidden in reports.published_totals_hidden(counts, starts, first, last).items():
+                if is_hidden:
+                    hidden[side].add(line)
     table = _table_out(cost_table(pre, post, cat))
     if shown == "published":
         _publish_costs(table, hidden)
@@ -270,6 +265,8 @@ async def get_costs(
         "to": to,
         "disclosure": shown,
         "res_clusters": sorted(starts),
+        # a RES cluster without months on both sides of its start inside the window adds nothing
+        "clusters_summed": sorted(summed),
         **table,
         "caveats": [
             "Costs avoided are estimated from before/after averages in the same clusters, "

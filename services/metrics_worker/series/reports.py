@@ -17,7 +17,7 @@ from services.metrics_worker.prepost import PrePostRow, pre_post_table
 from services.metrics_worker.reference.models import Cluster, Population
 from services.metrics_worker.series.service import freshness, monthly_counts
 from services.metrics_worker.stats import RateRatio, fixed_effects_rate_ratio
-from shared.disclosure import SUPPRESSED, suppress_counts, suppress_line
+from shared.disclosure import SUPPRESSED, suppress_counts, suppress_line, suppress_table
 from shared.errors import not_found
 
 SMALL = 5  # the primary suppression threshold of shared.disclosure
@@ -31,6 +31,14 @@ CAVEATS = [
     "The comparison-group estimate assumes RES and non-RES clusters would have followed "
     "parallel trends on the log scale.",
 ]
+
+
+POOLED_METHODS = {
+    "exact_conditional": "exact conditional rate ratio stratified by cluster (each cluster "
+    "compared with itself; conditional maximum likelihood, exact interval and p-value)",
+    "mantel_haenszel": "Mantel-Haenszel rate ratio stratified by cluster, Greenland-Robins "
+    "interval, stratified score test (used when the counts are too large for the exact method)",
+}
 
 
 def _rr(rate: RateRatio) -> dict[str, Any]:
@@ -71,18 +79,27 @@ def _row(row: PrePostRow) -> dict[str, Any]:
 
 def _publish_prepost(rows: list[dict[str, Any]], total: dict[str, Any]) -> None:
     """Suppress small counts and everything a hidden count could be recovered from."""
+    summed = set(total["clusters_summed"])
+    line = [r for r in rows if r["cluster"] in summed]  # the rows the total row adds up
+    alone = [r for r in rows if r["cluster"] not in summed]
+    any_hidden = False
     for side in ("pre", "post"):
-        cells, shown_total = suppress_line([r[f"{side}_count"] for r in rows], total=total[f"{side}_count"])
-        for r, cell in zip(rows, cells, strict=True):
+        cells, shown_total = suppress_line([r[f"{side}_count"] for r in line], total=total[f"{side}_count"])
+        cells += suppress_counts([r[f"{side}_count"] for r in alone])
+        for r, cell in zip(line + alone, cells, strict=True):
             if cell == SUPPRESSED:
                 r[f"{side}_count"] = r[f"{side}_monthly_average"] = r["difference"] = SUPPRESSED
                 r["rate_ratio"] = r["rate_ratio_ci95"] = r["p_value"] = SUPPRESSED
         total[f"{side}_count"] = shown_total
-        if SUPPRESSED in cells or shown_total == SUPPRESSED:
+        line_hidden = SUPPRESSED in cells[: len(line)] or shown_total == SUPPRESSED
+        if line_hidden:
             # a sum of averages plus the count total can give two hidden counts away
             total[f"{side}_monthly_average"] = total["difference"] = SUPPRESSED
             total["as_printed"] = SUPPRESSED
-    if SUPPRESSED in (total["pre_count"], total["post_count"]):
+        any_hidden = any_hidden or line_hidden
+    if any_hidden:
+        # The pooled ratio solves an equation in every cluster's counts: with the shown ones it
+        # pins down the hidden ones.
         total["rate_ratio"] = total["rate_ratio_ci95"] = total["p_value"] = SUPPRESSED
 
 
@@ -96,7 +113,7 @@ def _table_out(
     table, total = pre_post_table(counts, starts, first, last)
     rows = [_row(r) for r in table]
     total_out: dict[str, Any] = {
-        "cluster": "all RES clusters",
+        "cluster": "RES clusters with months before and after their start",
         "pre_count": total.pre_count,
         "pre_monthly_average": total.pre_monthly_average,
         "post_count": total.post_count,
@@ -108,11 +125,21 @@ def _table_out(
             "post_monthly_average": float(total.printed_post_monthly_average),
             "difference": float(total.printed_difference),
         },
-        **_rr(total.pooled),
+        **_rr(total.pooled.rate),
+        "rate_ratio_method": POOLED_METHODS[total.pooled.method],
+        "clusters_summed": list(total.clusters),
     }
     if disclosure == "published":
         _publish_prepost(rows, total_out)
     return rows, total_out
+
+
+def published_totals_hidden(
+    counts: dict[tuple[str, date], int], starts: dict[str, date], first: date, last: date
+) -> dict[str, bool]:
+    """Per side ("pre", "post"): does the published before/after table hide its summed average?"""
+    _, total = _table_out(counts, starts, first, last, "published")
+    return {side: total[f"{side}_monthly_average"] == SUPPRESSED for side in ("pre", "post")}
 
 
 async def pre_post_report(
@@ -122,6 +149,14 @@ async def pre_post_report(
     counts = await monthly_counts(session, measure, first, last)
     starts = {c: s for c, s in clusters.items() if s is not None}
     rows, total_out = _table_out(counts, starts, first, last, disclosure)
+    comparison = _comparison(counts, clusters, first, last)
+    withheld = None
+    if (
+        comparison is not None
+        and disclosure == "published"
+        and _comparison_discloses(counts, rows, total_out)
+    ):
+        comparison, withheld = None, COMPARISON_WITHHELD
     return {
         **await freshness_fields(session),
         "measure": measure,
@@ -130,9 +165,32 @@ async def pre_post_report(
         "disclosure": disclosure,
         "rows": rows,
         "total": total_out,
-        "comparison_group": _comparison(counts, clusters, first, last),
+        "comparison_group": comparison,
+        "comparison_group_withheld": withheld,
         "caveats": CAVEATS,
     }
+
+
+COMPARISON_WITHHELD = (
+    "The comparison-group estimate is fitted on every cluster's monthly counts; some of them are "
+    "small (1-5) or hidden in this table, and with the counts that are published the estimate "
+    "would let them be worked out. It is shown in the unsuppressed form to analysts."
+)
+
+
+def _comparison_discloses(
+    counts: dict[tuple[str, date], int], rows: list[dict[str, Any]], total: dict[str, Any]
+) -> bool:
+    """Could the published comparison-group estimate give a hidden count away? It is one equation
+    in all the cluster-month counts of the window, so yes whenever any of them is hidden anywhere:
+    a small monthly count (hidden in the published series) or a count the table hides."""
+    if any(1 <= n <= SMALL for n in counts.values()):
+        return True
+    cells = [r[k] for r in rows for k in ("pre_count", "post_count")] + [
+        total["pre_count"],
+        total["post_count"],
+    ]
+    return SUPPRESSED in cells
 
 
 def _comparison(
@@ -259,8 +317,8 @@ RATE_BASIS = (
 )
 
 
-def round1(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+def round1(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 async def rates_report(
@@ -285,7 +343,8 @@ async def rates_report(
     rows = []
     for name, n, cell in zip(names, values, shown, strict=True):
         pop = pops.get(name)
-        rate = n / pop * 10_000 if pop else None
+        # exact, then rounded once: in floats 43 / 8000 * 10000 is 53.74999..., not 53.75
+        rate = Decimal(n) * 10_000 / Decimal(pop) if pop else None
         hidden = cell == SUPPRESSED
         rows.append(
             {
@@ -294,7 +353,7 @@ async def rates_report(
                 "count": cell,
                 "children_0_17": pop,
                 "rate_per_10000": SUPPRESSED if hidden else (None if rate is None else float(round1(rate))),
-                "rate_per_10000_exact": SUPPRESSED if hidden else rate,
+                "rate_per_10000_exact": SUPPRESSED if hidden else (None if rate is None else float(rate)),
                 "note": None if pop else "no population set for this cluster and year",
             }
         )
@@ -353,16 +412,7 @@ async def sustained_outcomes(
             r["re_referred_within_12_months"] / r["plans_closed"] if r["plans_closed"] else None
         )
     if disclosure == "published":
-        for key in ("plans_closed", "re_referred_within_12_months", "in_follow_up"):
-            cells, shown = suppress_line([r[key] for r in rows], total=total[key])
-            for r, cell in zip(rows, cells, strict=True):
-                if cell == SUPPRESSED:
-                    r[key] = SUPPRESSED
-                    if key != "in_follow_up":
-                        r["share_re_referred"] = SUPPRESSED
-            total[key] = shown
-            if shown == SUPPRESSED and key != "in_follow_up":
-                total["share_re_referred"] = SUPPRESSED
+        _publish_sustained(rows, total)
     return {
         **await freshness_fields(session),
         "from": format_month(first),
@@ -372,3 +422,22 @@ async def sustained_outcomes(
         "rows": rows,
         "total": total,
     }
+
+
+def _publish_sustained(rows: list[dict[str, Any]], total: dict[str, Any]) -> None:
+    """Plans settled and plans still in follow-up add up to the cluster's plans closed in the
+    window, which the series and the before/after table publish: the two columns are one table
+    with row and column totals. Re-referrals are a line of their own with their total."""
+    split = ("plans_closed", "in_follow_up")
+    if rows:
+        table = suppress_table([[r[k] for k in split] for r in rows])
+        for r, shown in zip((*rows, total), table, strict=True):
+            for j, key in enumerate(split):
+                r[key] = shown[j]
+    key = "re_referred_within_12_months"
+    cells, total[key] = suppress_line([r[key] for r in rows], total=total[key])
+    for r, cell in zip(rows, cells, strict=True):
+        r[key] = cell
+    for r in (*rows, total):
+        if SUPPRESSED in (r["plans_closed"], r[key]):
+            r["share_re_referred"] = SUPPRESSED
