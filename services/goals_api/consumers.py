@@ -5,6 +5,7 @@ Handlers are idempotent on their own too (upserts), on top of the framework's pr
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api.db import Base
 from services.goals_api.plans.models import Plan
+from services.goals_api.plans.repository import bump_revision
 from services.goals_api.plans.service import close_for_family
 from services.goals_api.projections.models import KnownCluster, KnownFamily, KnownFormulation
 from shared import audit
@@ -28,8 +30,9 @@ from shared.events import (
     ReferralAccepted,
 )
 
-# The actor in the audit log when an event, not a person, hands a plan to another worker.
+# The actors in the audit log when an event, not a person, hands a plan to another worker or team.
 LEAD_CHANGED_ACTOR = Principal(sub="event:family.lead_worker_changed", role=Role.SCHEDULER)
+ACCEPTED_ACTOR = Principal(sub="event:referral.accepted", role=Role.SCHEDULER)
 
 
 async def _upsert(session: AsyncSession, model: type[Base], values: dict[str, Any], key: str = "id") -> None:
@@ -64,11 +67,11 @@ async def _upsert_family(
     event: EventEnvelope,
     values: dict[str, Any],
     guarded: dict[str, dict[str, Any]],
-) -> Row[str | None, datetime | None]:
+) -> Row[uuid.UUID | None, str | None, datetime | None]:
     """Upsert the family. ``guarded`` maps a time column (``lead_worker_since``, ``status_since``) to
     the columns it guards: those change only with an event at least as recent as the one that set
-    them, so a late retry of an older event cannot undo a later change. Returns the family's lead
-    worker and state time as they now stand."""
+    them, so a late retry of an older event cannot undo a later change. Returns the family's team,
+    lead worker and state time as they now stand."""
     inserted = {**values, **{since: event.occurred_at for since in guarded}}
     for columns in guarded.values():
         inserted.update(columns)
@@ -81,13 +84,49 @@ async def _upsert_family(
             set_[column] = case((newer, stmt.excluded[column]), else_=getattr(KnownFamily, column))
         set_[since] = func.greatest(current, stmt.excluded[since])
     upsert = stmt.on_conflict_do_update(index_elements=[KnownFamily.id], set_=set_)
-    returning = upsert.returning(KnownFamily.lead_worker_sub, KnownFamily.status_since)
+    returning = upsert.returning(KnownFamily.team_id, KnownFamily.lead_worker_sub, KnownFamily.status_since)
     return (await session.execute(returning)).one()
 
 
+async def _plans_follow_family(
+    session: AsyncSession,
+    family_id: uuid.UUID,
+    family: Row[uuid.UUID | None, str | None, datetime | None],
+    actor: Principal,
+) -> None:
+    """The family's open plan is worked by the family's team and lead worker as they now stand
+    (one family, one lead worker, one plan): team scoping and overdue reviews follow the family.
+    A replay, or an older event applied late, finds nothing to change. Closed plans stay with the
+    team that worked them (its record and its report figures)."""
+    values: dict[str, Any] = {}
+    if family.team_id is not None:
+        values["team_id"] = family.team_id
+    if family.lead_worker_sub is not None:
+        values["lead_worker_sub"] = family.lead_worker_sub
+    if not values:
+        return
+    plans = await session.scalars(
+        select(Plan)
+        .where(
+            Plan.family_id == family_id,
+            Plan.status == "open",
+            or_(*(getattr(Plan, k).is_distinct_from(v) for k, v in values.items())),
+        )
+        .with_for_update()
+    )
+    for plan in plans:
+        for key, value in values.items():
+            setattr(plan, key, value)
+        await session.flush()
+        await bump_revision(session, plan.id)
+        await audit.record(session, actor, "update", "plan", plan.id)
+
+
 async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> None:
+    """A re-referral can hand the family to another team (and lead worker): its open plan goes
+    with it, as the formulation service hands over the family's formulations."""
     p = ReferralAccepted.model_validate(event.payload)
-    await _upsert_family(
+    family = await _upsert_family(
         session,
         event,
         {"id": p.family_id, "cluster_code": p.cluster_code},
@@ -96,6 +135,7 @@ async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> N
             "status_since": {"accepted_on": p.accepted_on, "closed_on": None},
         },
     )
+    await _plans_follow_family(session, p.family_id, family, ACCEPTED_ACTOR)
 
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:
@@ -124,21 +164,7 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
     )
     # The plan follows the family's lead worker as it now stands (this event's, unless a later
     # change was applied first).
-    lead = family.lead_worker_sub
-    plans = await session.scalars(
-        select(Plan)
-        .where(
-            Plan.family_id == p.family_id,
-            Plan.status == "open",
-            Plan.lead_worker_sub != lead,
-        )
-        .with_for_update()
-    )
-    for plan in plans:
-        plan.lead_worker_sub = lead
-        plan.revision += 1
-        await session.flush()
-        await audit.record(session, LEAD_CHANGED_ACTOR, "update", "plan", plan.id)
+    await _plans_follow_family(session, p.family_id, family, LEAD_CHANGED_ACTOR)
 
 
 async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> None:

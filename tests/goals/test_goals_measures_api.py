@@ -72,6 +72,28 @@ async def test_feedback_survey_and_report(goals_client, auth, backbone, deliver_
     assert published["responses"] == 20
 
 
+async def test_score15_cannot_predate_the_plan(goals_client, auth, backbone, deliver_events):
+    (f,) = await complete_formulations(backbone, 1, team_id=TEAM)
+    await deliver_events()
+    worker = auth("practitioner", sub="worker-1", teams=[TEAM])
+    plan = await open_plan(goals_client, worker, f, opened_on=days_ago(30).isoformat())
+    url = f"/v1/plans/{plan['id']}/score15"
+
+    def body(on: str) -> dict:  # type: ignore[type-arg]
+        return {"member_ref": "parent-1", "timepoint": "T1", "completed_on": on, "items": HEALTHY}
+
+    for on in ("0001-01-01", days_ago(31).isoformat()):
+        r = await goals_client.post(url, json=body(on), headers=worker)
+        assert (r.status_code, r.json()["rule"], r.json()["field"]) == (
+            422,
+            "before_plan_opened",
+            "body.completed_on",
+        ), on
+    assert (await goals_client.get(url, headers=worker)).json() == []
+    r = await goals_client.post(url, json=body(days_ago(30).isoformat()), headers=worker)
+    assert r.status_code == 201, r.text
+
+
 async def test_score15_per_member_and_change(goals_client, auth, backbone, deliver_events):
     (f,) = await complete_formulations(backbone, 1, team_id=TEAM)
     await deliver_events()

@@ -28,6 +28,7 @@ from services.goals_api.goals.schemas import (
 )
 from services.goals_api.goals.status import emit_status, set_status
 from services.goals_api.plans.models import Plan
+from services.goals_api.plans.repository import bump_revision
 from services.goals_api.plans.service import active_goal_ids, load_plan, require_open
 from services.goals_api.progress import Review, classify, review_due_on, reviews_without_progress
 from services.goals_api.projections.models import KnownFormulation
@@ -154,6 +155,7 @@ async def add_goal(session: AsyncSession, user: Principal, plan_id: uuid.UUID, b
     )
     session.add(goal)
     await session.flush()
+    await bump_revision(session, plan.id)  # the plan's body lists its goals
     await audit.record(session, user, "create", "goal", goal.id)
     await emit_status(session, goal, baseline_on)
     return goal
@@ -200,6 +202,7 @@ async def _record_score(
         goal.latest_score, goal.latest_scored_on = score, recorded_on
         goal.review_due_on = review_due_on(recorded_on, plan.review_every_days)
     await session.flush()
+    await bump_revision(session, plan.id)  # the plan's body shows each goal's latest score
     await audit.record(session, user, "create", "score", row.id)
     await outbox.emit(
         session,
@@ -327,8 +330,8 @@ async def _check_reformulation(
     flag = run >= settings.reformulation_after_reviews and plan.reformulation_flagged_on is None
     if flag:
         plan.reformulation_flagged_on = on
-    plan.revision += 1
     await session.flush()
+    await bump_revision(session, plan.id)
     if flag:
         await audit.record(session, user, "update", "plan", plan.id)
         await outbox.emit(

@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api.goals.models import Goal
+from services.goals_api.plans.repository import bump_revision
 from services.goals_api.vocab import GoalStatus
 from shared import audit, outbox
 from shared.auth import Principal
@@ -35,5 +36,6 @@ async def set_status(
 ) -> None:
     goal.status, goal.status_changed_on = status.value, on
     await session.flush()
+    await bump_revision(session, goal.plan_id)  # the plan's body shows each goal's status
     await audit.record(session, actor, "update", "goal", goal.id)
     await emit_status(session, goal, on)

@@ -83,6 +83,8 @@ def score15_out(row: Score15Response, t1: Score15Response | None) -> Score15Out:
 
 async def add_score15(session: AsyncSession, user: Principal, plan: Plan, body: Score15Create) -> Score15Out:
     _not_future("body.completed_on", body.completed_on)
+    if body.completed_on < plan.opened_on:
+        raise unprocessable("body.completed_on", "before_plan_opened", "a SCORE-15 cannot predate the plan")
     existing = {
         r.timepoint: r
         for r in await session.scalars(

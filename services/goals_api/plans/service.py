@@ -14,6 +14,7 @@ from services.goals_api.access import require_scope, team_uuids
 from services.goals_api.goals.models import Goal
 from services.goals_api.goals.status import set_status
 from services.goals_api.plans.models import Plan
+from services.goals_api.plans.repository import bump_revision
 from services.goals_api.plans.schemas import PlanClose, PlanCreate, SustainabilityPlan
 from services.goals_api.progress import Progress, classify
 from services.goals_api.projections.models import KnownFamily, KnownFormulation
@@ -39,8 +40,11 @@ async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) ->
             "formulation_family_mismatch",
             "the formulation belongs to another family",
         )
-    require_scope(user, formulation.team_id, formulation.cluster_code)
     family = await session.get(KnownFamily, body.family_id)
+    # The family's team now, not the one that completed the formulation: a re-referral hands the
+    # family (and its formulations) to the accepting team (`referral.accepted`).
+    team_id = family.team_id if family is not None and family.team_id is not None else formulation.team_id
+    require_scope(user, team_id, formulation.cluster_code)
     if family is not None and family.closed_on is not None:
         raise conflict("family_closed", "the family's case is closed to the RES team")
     opened_on = body.opened_on or today()
@@ -67,7 +71,7 @@ async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) ->
         formulation_id=formulation.id,
         formulation_version=formulation.version,
         cluster_code=formulation.cluster_code,
-        team_id=formulation.team_id,
+        team_id=team_id,
         # The family's lead worker now (it may have changed since the formulation was completed).
         lead_worker_sub=body.lead_worker_sub
         or (family.lead_worker_sub if family is not None else None)
@@ -185,8 +189,8 @@ async def _close(
     plan.closure_reason = reason.value
     plan.closed_by = actor.sub
     plan.sustainability_plan = sustainability
-    plan.revision += 1
     await session.flush()
+    await bump_revision(session, plan.id)
     await audit.record(session, actor, "update", "plan", plan.id)
     await outbox.emit(
         session,
@@ -232,8 +236,8 @@ async def close_for_family(
     for plan in plans:
         plan.family_closed_on = closed_on
         if reason is None:
-            plan.revision += 1
             await session.flush()
+            await bump_revision(session, plan.id)
             await audit.record(session, FAMILY_CLOSED_ACTOR, "update", "plan", plan.id)
             continue
         # A family closure back-dated before the plan opened still closes the plan, on its first day.
@@ -253,8 +257,8 @@ async def add_sustainability_plan(
     if plan.sustainability_plan is not None:
         raise conflict("sustainability_plan_exists", "a sustainability plan is already recorded")
     plan.sustainability_plan = body.model_dump(mode="json")
-    plan.revision += 1
     await session.flush()
+    await bump_revision(session, plan.id)
     await audit.record(session, user, "update", "plan", plan.id)
     return plan
 
