@@ -23,11 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic.json_schema import models_json_schema
 from sqlalchemy import func, select, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import get_route_path
 
 from shared import clock
 from shared.auth import Authenticator
 from shared.db import ConnectionGate, DatabaseBusy, create_engine, create_sessionmaker, infra_for
-from shared.errors import PROBLEM_JSON, Problem
+from shared.errors import PROBLEM_JSON, Problem, unprocessable
 from shared.http import UnitOfWorkRoute
 from shared.logs import configure_logging
 from shared.observability import (
@@ -69,14 +70,50 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
-        errors.append(
-            {
-                "field": ".".join(loc),
-                "rule": err.get("type", "invalid"),
-                "message": err.get("msg", ""),
-            }
-        )
+        field, message = ".".join(loc), err.get("msg", "")
+        if err.get("type") == "json_invalid" and len(loc) == 2:
+            # FastAPI puts the character position where a member name goes ("body.13"): the whole
+            # body is at fault, so name "body" and give the position in the message.
+            reason = (err.get("ctx") or {}).get("error")
+            field, message = "body", f"{message} at character {loc[1]}" + (f": {reason}" if reason else "")
+        errors.append({"field": field, "rule": err.get("type", "invalid"), "message": message})
     return errors
+
+
+# FastAPI's 400 when reading a body fails with anything but a JSON syntax error (fastapi.routing).
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+# Rules for the HTTP errors the framework raises itself (unknown path, unknown method).
+_HTTP_RULES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _undecodable_body(request: Request, exc: StarletteHTTPException) -> Problem | None:
+    """A JSON body that is not UTF-8, or nested deeper than the parser goes, is malformed JSON:
+    the same 422 json_invalid as a syntax error, not FastAPI's bare 400."""
+    if exc.status_code != 400 or exc.detail != _BODY_PARSE_ERROR:
+        return None
+    if "json" not in request.headers.get("content-type", "json"):  # a form body: not ours to name
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        message = "the body is not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        message = "the JSON is nested too deeply"
+    elif isinstance(cause, ValueError):
+        message = "the body is not valid JSON"
+    else:
+        return None
+    return unprocessable("body", "json_invalid", message)
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the path answers to (Starlette's Allow names only the first route it tried)."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for context in fastapi.routing.iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if context.methods and regex is not None and regex.match(path):
+            methods |= context.methods
+    return ", ".join(sorted(methods)) or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -96,11 +133,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        undecodable = _undecodable_body(request, exc)
+        if undecodable is not None:
+            return problem_response(undecodable, request)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (allow := _allowed_methods(request)):
+            headers["Allow"] = allow
         return problem_response(
             Problem(
                 exc.status_code,
                 detail=str(exc.detail) if exc.detail else None,
-                headers=dict(exc.headers or {}),
+                rule=_HTTP_RULES.get(exc.status_code),
+                headers=headers,
             ),
             request,
         )

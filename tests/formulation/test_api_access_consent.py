@@ -221,6 +221,45 @@ async def test_genogram_close_and_escalate(org: Org, db_engine) -> None:  # type
     assert {c["sub"]: c["open_families"] for c in loads}["sw1"] == 0
 
 
+async def test_family_etag_changes_with_its_members_and_relationships(org: Org) -> None:
+    family_id = await org.family()
+    url = f"/v1/families/{family_id}"
+    first = await org.client.get(url, headers=org.sw1)
+    assert len(first.json()["members"]) == 2
+    r = await org.client.post(
+        f"{url}/members", json={"kind": "child", "name": "New Kid", "birth_year": 2020}, headers=org.sw1
+    )
+    assert r.status_code == 201, r.text
+    second = await org.client.get(url, headers=org.sw1)
+    assert len(second.json()["members"]) == 3
+    assert second.headers["etag"] != first.headers["etag"]
+    ids = [m["id"] for m in second.json()["members"]]
+    r = await org.client.post(
+        f"{url}/relationships",
+        json={"from_member_id": ids[0], "to_member_id": ids[1], "type": "sibling_of"},
+        headers=org.sw1,
+    )
+    assert r.status_code == 201, r.text
+    third = await org.client.get(url, headers=org.sw1)
+    assert len(third.json()["relationships"]) == 1
+    assert third.headers["etag"] not in {first.headers["etag"], second.headers["etag"]}
+    # A change made on the old ETag is refused: the family changed since it was read.
+    stale = await org.client.put(
+        f"{url}/lead-worker",
+        json={"lead_worker_sub": "sw2"},
+        headers={**org.tm, "If-Match": second.headers["etag"]},
+    )
+    assert stale.status_code == 412 and stale.json()["current_etag"] == third.headers["etag"]
+    # A refused change changes nothing, the ETag included.
+    bad = await org.client.post(
+        f"{url}/relationships",
+        json={"from_member_id": ids[0], "to_member_id": ids[0], "type": "sibling_of"},
+        headers=org.sw1,
+    )
+    assert bad.status_code == 422
+    assert (await org.client.get(url, headers=org.sw1)).headers["etag"] == third.headers["etag"]
+
+
 async def test_family_list_is_scoped_and_audited(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
     mine = await org.family(lead="sw1")
     theirs = await org.family(lead="fsw1")

@@ -339,3 +339,23 @@ async def test_patch_and_delete_factor(org: Org, db_engine) -> None:  # type: ig
     assert d.f["other"] not in {f["id"] for f in got["factors"]}
     created = await audit_rows(db_engine, "create", "family")
     assert len(created) == 1  # the family opened on acceptance is audited too
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_etag(org: Org, db_engine) -> None:  # type: ignore[no-untyped-def]
+    d = await clean(org)
+    url = f"/v1/formulations/{d.id}/factors/{d.f['other']}"
+    updates = len(await audit_rows(db_engine, "update", "formulation"))
+    before = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()
+    for body in ({}, {"text": "Screen time late at night"}, {"driving": False}, {"text": None}):
+        r = await org.client.patch(url, json=body, headers={**org.sw1, "If-Match": d.etag})
+        assert r.status_code == 200, r.text
+        assert r.headers["etag"] == d.etag, body
+        assert r.json()["text"] == "Screen time late at night"
+    got = await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)
+    assert got.headers["etag"] == d.etag and got.json() == before
+    assert len(await audit_rows(db_engine, "update", "formulation")) == updates
+    # The If-Match gate still applies to a no-op: a stale tag is 412, as for any change.
+    stale = await org.client.patch(url, json={}, headers={**org.sw1, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    r = await org.client.patch(url, json={"driving": True}, headers={**org.sw1, "If-Match": d.etag})
+    assert r.status_code == 200 and r.headers["etag"] != d.etag

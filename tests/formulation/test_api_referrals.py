@@ -47,7 +47,7 @@ async def test_route_gives_default_source_and_source_or_route_required(org: Org)
         headers=org.partner,
     )
     assert r.status_code == 422
-    assert (r.json()["field"], r.json()["rule"]) == ("source_code", "source_required")
+    assert (r.json()["field"], r.json()["rule"]) == ("body.source_code", "source_required")
 
 
 async def test_unknown_cluster_refused(org: Org) -> None:

@@ -31,7 +31,38 @@ async def test_malformed_json_is_422_problem(formulation_client, auth, backbone)
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
     assert body["status"] == 422 and body["rule"] == "json_invalid"
+    # The whole body is at fault, not a member: "body", with the position in the message.
+    assert body["field"] == "body" and body["errors"][0]["field"] == "body"
+    assert "13" in body["errors"][0]["message"]
     await _nothing_stored(backbone)
+
+
+async def test_undecodable_json_is_the_same_422_as_malformed_json(formulation_client, auth, backbone):
+    """Bodies FastAPI cannot even decode (not UTF-8; nested too deep) are malformed JSON too."""
+    headers = {**auth("admin"), "content-type": "application/json"}
+    for content in (
+        b'{"name": "\xff\xfe", "res_start": null, "co_located": false}',
+        b"[" * 50_000 + b"]" * 50_000,
+    ):
+        r = await formulation_client.put("/v1/clusters/RES-3", content=content, headers=headers)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert (body["rule"], body["field"]) == ("json_invalid", "body")
+        assert body["errors"] == [{"field": "body", "rule": "json_invalid", "message": body["detail"]}]
+    await _nothing_stored(backbone)
+
+
+async def test_unknown_method_is_405_with_a_rule_and_every_allowed_method(formulation_client, auth):
+    r = await formulation_client.delete("/v1/clusters/RES-3", headers=auth("admin"))
+    assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["rule"] == "method_not_allowed"
+    # GET and PUT are both routes of this path; Starlette names only the first it tried.
+    assert {m.strip() for m in r.headers["allow"].split(",")} == {"GET", "PUT"}
+    r = await formulation_client.post("/healthz")
+    assert (r.status_code, r.json()["rule"], r.headers["allow"]) == (405, "method_not_allowed", "GET")
+    r = await formulation_client.get("/v1/nowhere")
+    assert (r.status_code, r.json()["rule"]) == (404, "not_found")
 
 
 async def test_wrong_type_names_field_and_rule(formulation_client, auth, backbone):

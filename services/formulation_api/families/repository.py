@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.families.models import (
@@ -19,6 +19,17 @@ async def get(session: AsyncSession, family_id: uuid.UUID, *, lock: bool = False
     if lock:
         stmt = stmt.with_for_update()
     return (await session.scalars(stmt)).one_or_none()
+
+
+async def bump_revision(session: AsyncSession, family_id: uuid.UUID) -> None:
+    """A new ETag for a change to what GET /v1/families/{id} shows beyond the family row (members,
+    relationships). One atomic UPDATE, so concurrent additions each count without a lock."""
+    await session.execute(
+        update(Family)
+        .where(Family.id == family_id)
+        .values(revision=Family.revision + 1)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def members(session: AsyncSession, family_id: uuid.UUID) -> Sequence[FamilyMember]:

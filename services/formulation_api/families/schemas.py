@@ -42,7 +42,7 @@ class FamilyMemberIn(RequestModel):
 
     kind: MemberKind
     name: str = Field(min_length=1, max_length=200)
-    birth_year: int | None = Field(None, ge=1900, le=2100)
+    birth_year: int | None = Field(None, ge=1900, le=2100, strict=True)  # not true, not 2015.0
     contact: str | None = Field(None, max_length=300)
 
 

@@ -45,9 +45,10 @@ async def visible_family(
     return family
 
 
-def ensure_open(family: Family) -> None:
+def ensure_open(family: Family, *, field: str = "path.family_id") -> None:
+    """`field` names the input that led to the family (a formulation's id, when the path names one)."""
     if family.status != "open":
-        raise conflict("family_closed", "the family's case is closed", field="family_id")
+        raise conflict("family_closed", "the family's case is closed", field=field)
 
 
 async def add_member(
@@ -57,6 +58,7 @@ async def add_member(
     member = FamilyMember(family_id=family.id, **body.model_dump(mode="json"))
     session.add(member)
     await session.flush()
+    await repository.bump_revision(session, family.id)  # the family's GET lists its members
     await audit.record(session, user, "create", "family_member", member.id)
     return member
 
@@ -68,12 +70,13 @@ async def add_relationship(
     ids = {m.id for m in await repository.members(session, family.id)}
     for name in ("from_member_id", "to_member_id"):
         if getattr(body, name) not in ids:
-            raise unprocessable(name, "not_a_family_member", "the member is not in this family")
+            raise unprocessable(f"body.{name}", "not_a_family_member", "the member is not in this family")
     if body.from_member_id == body.to_member_id:
-        raise unprocessable("to_member_id", "self_relationship", "a member cannot relate to itself")
+        raise unprocessable("body.to_member_id", "self_relationship", "a member cannot relate to itself")
     rel = FamilyRelationship(family_id=family.id, **body.model_dump(mode="json"))
     session.add(rel)
     await session.flush()
+    await repository.bump_revision(session, family.id)  # and its relationships
     await audit.record(session, user, "create", "family_relationship", rel.id)
     return rel
 
@@ -83,9 +86,9 @@ async def record_consent(
 ) -> Consent:
     family = await visible_family(session, user, family_id)
     if body.scope is ConsentScope.SHARE_WITH_AGENCY and not body.agency:
-        raise unprocessable("agency", "agency_required", "sharing consent names the agency")
+        raise unprocessable("body.agency", "agency_required", "sharing consent names the agency")
     if body.scope is ConsentScope.GROUP_SUPERVISION and body.agency:
-        raise unprocessable("agency", "agency_not_applicable", "group supervision names no agency")
+        raise unprocessable("body.agency", "agency_not_applicable", "group supervision names no agency")
     consent = Consent(
         family_id=family.id,
         scope=body.scope.value,
@@ -121,10 +124,12 @@ async def require_consent(
     family_id: uuid.UUID,
     scope: ConsentScope,
     *,
+    field: str,
     agency: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """The consent gate: 403 naming the missing consent."""
+    """The consent gate: 403 naming the missing consent and `field`, the input that asked for it
+    (e.g. "path.family_id", or "query.agency" on an export)."""
     views = [
         ConsentView(ConsentScope(c.scope), c.agency, c.given_at, c.withdrawn_at)
         for c in await repository.consents(session, family_id)
@@ -135,7 +140,7 @@ async def require_consent(
             "Consent required",
             detail="the family has not consented to this (or has withdrawn consent)",
             rule="consent_required",
-            field="agency" if agency else "family_id",
+            field=field,
             consent_scope=scope.value,
         )
 
@@ -143,7 +148,7 @@ async def require_consent(
 def _not_before_opening(family: Family, given: date | None, field: str) -> date:
     on = given or today()
     if on < family.opened_on:
-        raise unprocessable(field, "before_opened", f"the case opened on {family.opened_on}")
+        raise unprocessable(f"body.{field}", "before_opened", f"the case opened on {family.opened_on}")
     return on
 
 

@@ -309,7 +309,9 @@ async def export_formulation(
     if recipient is Recipient.AGENCY:
         if not agency:
             raise unprocessable("query.agency", "agency_required", "name the agency")
-        await require_consent(session, loaded.family.id, ConsentScope.SHARE_WITH_AGENCY, agency=agency)
+        await require_consent(
+            session, loaded.family.id, ConsentScope.SHARE_WITH_AGENCY, field="query.agency", agency=agency
+        )
     elif agency:
         raise unprocessable("query.agency", "agency_not_applicable", "agency is for recipient=agency")
     await audit.record(session, user, "export", "formulation", formulation_id)

@@ -78,12 +78,14 @@ async def load(
     )
 
 
-async def ensure_context_consent(session: AsyncSession, family_id: uuid.UUID, context: str) -> None:
+async def ensure_context_consent(
+    session: AsyncSession, family_id: uuid.UUID, context: str, *, field: str = "path.formulation_id"
+) -> None:
     """A formulation made in group supervision shares the family's information with the group:
     it needs the family's group-supervision consent, on creation and on every change, so a
     withdrawal stops the work (403 consent_required)."""
     if context == FormulationContext.GROUP_SUPERVISION.value:
-        await require_consent(session, family_id, ConsentScope.GROUP_SUPERVISION)
+        await require_consent(session, family_id, ConsentScope.GROUP_SUPERVISION, field=field)
 
 
 async def for_change(
@@ -118,7 +120,7 @@ async def create(
 ) -> Formulation:
     family = await visible_family(session, user, family_id, lock=True)
     ensure_open(family)
-    await ensure_context_consent(session, family.id, body.context.value)
+    await ensure_context_consent(session, family.id, body.context.value, field="path.family_id")
     existing = await repository.for_family(session, family.id)
     await _no_open_draft(existing)
     formulation = Formulation(
@@ -184,11 +186,17 @@ async def patch_factor(
 ) -> Factor:
     loaded = await for_change(session, user, request, formulation_id)
     factor = _factor(loaded, factor_id)
-    if body.text is not None:
+    changed = False
+    if body.text is not None and body.text != factor.text:
         factor.text = body.text
-    if body.driving is not None:
+        changed = True
+    if body.driving is not None and body.driving != factor.driving:
         factor.driving = body.driving
-    await _touch(session, user, loaded.formulation)
+        changed = True
+    # A PATCH that changes nothing (`{}` or the same values) keeps the ETag: clients holding it
+    # are not made to re-read a formulation that did not change.
+    if changed:
+        await _touch(session, user, loaded.formulation)
     return factor
 
 
@@ -223,7 +231,7 @@ async def prioritise(
     factor = _factor(loaded, factor_id)
     if not can_prioritise(FactorKind(factor.kind)):
         raise unprocessable(
-            "factor_id",
+            "path.factor_id",
             "prioritisation_only_for_perpetuating",
             f"the 4 Ps apply to perpetuating factors; this one is {factor.kind}",
         )
@@ -316,7 +324,7 @@ async def complete(
             "the next steps do not walk back to the presenting issues"
             if decision.rule == "walk_back_failed"
             else "only a team manager may override the walk-back",
-            field="override_reason",
+            field="body.override_reason",
             problems=[p.as_dict() for p in result.problems],
         )
     f, family = loaded.formulation, loaded.family
@@ -356,7 +364,7 @@ async def reformulate(session: AsyncSession, user: Principal, formulation_id: uu
     if source.status != FormulationStatus.COMPLETED.value:
         raise conflict("formulation_not_completed", "only a completed formulation is re-formulated")
     await visible_family(session, user, source.family_id, lock=True)
-    ensure_open(loaded.family)
+    ensure_open(loaded.family, field="path.formulation_id")
     await ensure_context_consent(session, source.family_id, source.context)
     existing = await repository.for_family(session, source.family_id)
     await _no_open_draft(existing)

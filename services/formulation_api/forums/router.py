@@ -61,15 +61,20 @@ Reporters = Annotated[
 ]
 
 
-async def _forum(session: DbSession, forum_id: uuid.UUID) -> ForumSession:
-    forum = (await session.scalars(select(ForumSession).where(ForumSession.id == forum_id))).first()
+async def _forum(session: DbSession, forum_id: uuid.UUID, *, lock: bool = False) -> ForumSession:
+    stmt = select(ForumSession).where(ForumSession.id == forum_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    forum = (await session.scalars(stmt)).first()
     if forum is None:
         raise not_found("forum", forum_id)
     return forum
 
 
-async def _own_forum(session: DbSession, user: Principal, forum_id: uuid.UUID) -> ForumSession:
-    forum = await _forum(session, forum_id)
+async def _own_forum(
+    session: DbSession, user: Principal, forum_id: uuid.UUID, *, lock: bool = False
+) -> ForumSession:
+    forum = await _forum(session, forum_id, lock=lock)
     if forum.facilitator_sub != user.sub:
         raise forbidden("only the session's facilitator records it", rule="facilitator_only")
     return forum
@@ -78,10 +83,10 @@ async def _own_forum(session: DbSession, user: Principal, forum_id: uuid.UUID) -
 @router.post("", status_code=201, response_model=ForumOut, summary="Record a forum session")
 async def create_forum(user: Organisers, body: ForumIn, session: DbSession) -> ForumSession:
     if body.cluster_code and await clusters.get(session, body.cluster_code) is None:
-        raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
+        raise unprocessable("body.cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
     facilitator = body.facilitator_sub or user.sub
     if user.role is Role.RETHINK_FACILITATOR and facilitator != user.sub:
-        raise unprocessable("facilitator_sub", "facilitator_is_caller", "record your own sessions")
+        raise unprocessable("body.facilitator_sub", "facilitator_is_caller", "record your own sessions")
     if body.family_id is not None:
         # The caller must already see the family: naming it grants the facilitator access.
         await visible_family(session, user, body.family_id)
@@ -130,14 +135,15 @@ async def add_feedback(
 async def put_alignment(
     user: Organisers, forum_id: uuid.UUID, body: AlignmentIn, session: DbSession
 ) -> AlignmentOut:
-    forum = await _own_forum(session, user, forum_id)
+    # Locked: two PUTs at once would both insert a new participant's row (uq_alignment_scores_participant).
+    forum = await _own_forum(session, user, forum_id, lock=True)
     if forum.type != ForumType.PRACTICE_AND_PROGRESS.value:
         raise unprocessable(
-            "forum_id", "alignment_only_practice_and_progress", "alignment is scored in P&P only"
+            "path.forum_id", "alignment_only_practice_and_progress", "alignment is scored in P&P only"
         )
     labels = [s.participant for s in body.scores]
     if len(set(labels)) != len(labels):
-        raise unprocessable("scores", "participant_repeated", "each participant scores once")
+        raise unprocessable("body.scores", "participant_repeated", "each participant scores once")
     existing = {
         a.participant: a
         for a in (

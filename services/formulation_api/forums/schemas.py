@@ -49,7 +49,7 @@ class AttendanceIn(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"sector": "education", "count": 4}]})
 
     sector: Sector
-    count: int = Field(ge=1, le=500)
+    count: int = Field(ge=1, le=500, strict=True)
 
 
 class FeedbackIn(RequestModel):
@@ -74,8 +74,9 @@ class FeedbackIn(RequestModel):
 
 class AlignmentScoreIn(RequestModel):
     participant: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="A label, not a name")
-    start: int | None = Field(None, ge=0, le=10)
-    end: int | None = Field(None, ge=0, le=10)
+    # strict: JSON true or 2.0 is not a score (bool is an int subclass in Python).
+    start: int | None = Field(None, ge=0, le=10, strict=True)
+    end: int | None = Field(None, ge=0, le=10, strict=True)
 
 
 class AlignmentIn(RequestModel):

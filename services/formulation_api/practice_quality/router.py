@@ -26,6 +26,9 @@ from shared.errors import conflict, not_found, unprocessable
 from shared.http import APIRouter
 from shared.schemas import ResponseModel
 
+# strict: JSON true or 2.0 is not a rating (bool is an int subclass in Python); 1-5 is checked
+# in the route, naming the rule.
+Score = Annotated[int, Field(strict=True)]
 router = APIRouter(tags=["practice quality"])
 Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
 Coders = Annotated[Principal, Depends(allow(Role.ANALYST))]
@@ -64,7 +67,7 @@ class RatingsIn(RequestModel):
         }
     )
 
-    scores: dict[Skill, int] = Field(description="Each of the five skills rated 1-5")
+    scores: dict[Skill, Score] = Field(description="Each of the five skills rated 1-5")
 
 
 class PracticeReport(ResponseModel):
@@ -106,10 +109,10 @@ async def put_ratings(
         raise not_found("recording", recording_id)
     missing = [s.value for s in Skill if s not in body.scores]
     if missing:
-        raise unprocessable("scores", "all_five_skills", f"missing: {', '.join(missing)}")
+        raise unprocessable("body.scores", "all_five_skills", f"missing: {', '.join(missing)}")
     bad = [s.value for s, v in body.scores.items() if not 1 <= v <= 5]
     if bad:
-        raise unprocessable(f"scores.{bad[0]}", "score_1_to_5", "scores run from 1 to 5")
+        raise unprocessable(f"body.scores.{bad[0]}", "score_1_to_5", "scores run from 1 to 5")
     rows = (await session.scalars(select(SkillRating).where(SkillRating.recording_id == rec.id))).all()
     coders = {r.coder_sub for r in rows}
     if user.sub not in coders and len(coders) >= 2:

@@ -40,11 +40,13 @@ from shared.outbox import emit
 
 async def receive(session: AsyncSession, user: Principal, body: ReferralCreate) -> Referral:
     if body.source_code is None and body.route is None:
-        raise unprocessable("source_code", "source_required", "give a source_code or a route")
+        raise unprocessable("body.source_code", "source_required", "give a source_code or a route")
     if (body.family is None) == (body.existing_family_id is None):
-        raise unprocessable("family", "family_required", "give either family details or existing_family_id")
+        raise unprocessable(
+            "body.family", "family_required", "give either family details or existing_family_id"
+        )
     if await clusters.get(session, body.cluster_code) is None:
-        raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
+        raise unprocessable("body.cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
     if body.existing_family_id is not None:
         await _ensure_linkable(session, user, body.existing_family_id)
     referral = Referral(
@@ -92,13 +94,15 @@ async def _ensure_linkable(session: AsyncSession, user: Principal, family_id: uu
     answer, so the id is no way to learn which families exist."""
     if user.role is Role.PARTNER_SYSTEM:
         raise unprocessable(
-            "existing_family_id",
+            "body.existing_family_id",
             "existing_family_staff_only",
             "partner systems send the family's details; the family's team links a re-referral",
         )
     family = await families.get(session, family_id)
     if family is None or not await can_see(session, user, family):
-        raise unprocessable("existing_family_id", "unknown_family", "no such family among those you may see")
+        raise unprocessable(
+            "body.existing_family_id", "unknown_family", "no such family among those you may see"
+        )
 
 
 async def get_for(session: AsyncSession, user: Principal, referral_id: uuid.UUID) -> Referral:
@@ -131,7 +135,7 @@ async def _for_decision(
         raise conflict(
             rule,
             f"a {referral.status} referral cannot become {target.value}",
-            field="status",
+            field="path.referral_id",  # the referral's status, not an input, stands in the way
             status_now=referral.status,
         )
     return referral
@@ -141,7 +145,7 @@ def _not_before(on: date, earlier: date | None, field: str, what: str) -> date:
     """A step of the lifecycle cannot be dated before the step it follows."""
     if earlier is not None and on < earlier:
         raise unprocessable(
-            field, f"before_{what}", f"{field} {on} is before the referral was {what} ({earlier})"
+            f"body.{field}", f"before_{what}", f"{field} {on} is before the referral was {what} ({earlier})"
         )
     return on
 
@@ -172,7 +176,7 @@ async def accept(session: AsyncSession, user: Principal, referral_id: uuid.UUID,
     memberships = await teams.memberships_in_cluster(session, referral.cluster_code, body.lead_worker_sub)
     if not memberships:
         raise unprocessable(
-            "lead_worker_sub",
+            "body.lead_worker_sub",
             "not_a_lead_worker_in_team",
             "the lead worker must be a member of a RES team in the referral's cluster",
         )
@@ -229,7 +233,7 @@ async def _family_for(
             raise conflict(
                 rule,
                 "the family was last held by another team; a manager of that team re-opens it",
-                field="existing_family_id",
+                field="path.referral_id",  # the family the referral names
             )
         family.status = "open"
         family.closed_on = None

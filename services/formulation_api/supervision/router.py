@@ -69,9 +69,9 @@ async def add_case(
     sup = await _session_for(session, user, session_id)
     family = await visible_family(session, user, body.family_id)
     if family.team_id != sup.team_id:
-        raise unprocessable("family_id", "family_not_in_team", "the family is another team's")
+        raise unprocessable("body.family_id", "family_not_in_team", "the family is another team's")
     if sup.kind == SupervisionKind.GROUP.value:
-        await require_consent(session, family.id, ConsentScope.GROUP_SUPERVISION)
+        await require_consent(session, family.id, ConsentScope.GROUP_SUPERVISION, field="body.family_id")
     case = SupervisionCase(session_id=sup.id, **body.model_dump())
     session.add(case)
     await session.flush()

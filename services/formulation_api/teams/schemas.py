@@ -11,8 +11,9 @@ from shared.schemas import ResponseModel
 
 
 class CaseloadLimits(RequestModel):
-    social_worker: int = Field(4, ge=0, le=50)
-    family_support_worker: int = Field(8, ge=0, le=50)
+    # strict: JSON true or 4.0 is not a number of families (bool is an int subclass in Python).
+    social_worker: int = Field(4, ge=0, le=50, strict=True)
+    family_support_worker: int = Field(8, ge=0, le=50, strict=True)
 
 
 class TeamCreate(RequestModel):

@@ -52,7 +52,7 @@ async def require_team(session: AsyncSession, team_id: uuid.UUID, *, lock: bool 
 
 async def create_team(session: AsyncSession, user: Principal, body: TeamCreate) -> Team:
     if await clusters.get(session, body.cluster_code) is None:
-        raise unprocessable("cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
+        raise unprocessable("body.cluster_code", "unknown_cluster", f"no cluster {body.cluster_code}")
     team = Team(
         cluster_code=body.cluster_code,
         name=body.name,
@@ -81,9 +81,11 @@ async def add_member(
     session: AsyncSession, user: Principal, team_id: uuid.UUID, body: MemberCreate
 ) -> TeamMember:
     ensure_manages(user, team_id)
-    await require_team(session, team_id)
+    # The team row lock serialises adds to one team: a double submit sees the first one's member
+    # (409) instead of both inserting and one failing on uq_team_members_team_sub.
+    await require_team(session, team_id, lock=True)
     if any(m.sub == body.sub for m in await repository.members(session, team_id)):
-        raise conflict("member_exists", f"{body.sub} is already in this team", field="sub")
+        raise conflict("member_exists", f"{body.sub} is already in this team", field="body.sub")
     member = TeamMember(team_id=team_id, **body.model_dump())
     session.add(member)
     await session.flush()
@@ -107,7 +109,7 @@ async def check_capacity(session: AsyncSession, team: Team, lead_sub: str) -> Ca
 def capacity_problem(check: CapacityCheck) -> Problem:
     if check.rule == "not_a_lead_worker_in_team":
         return unprocessable(
-            "lead_worker_sub",
+            "body.lead_worker_sub",
             "not_a_lead_worker_in_team",
             "the lead worker must be a social worker or family support worker of the team",
         )
@@ -115,7 +117,7 @@ def capacity_problem(check: CapacityCheck) -> Problem:
         check.rule or "caseload_full",
         "no waiting list: the lead worker has no capacity"
         + ("" if check.available else " and nobody in the team has"),
-        field="lead_worker_sub",
+        field="body.lead_worker_sub",
         full_caseloads=check.full_caseloads,
         available_workers=check.available,
     )
