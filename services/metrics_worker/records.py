@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -56,6 +57,7 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     records: int = 0  # records produced from the rows (one row can give a start and an end)
     re_referrals_across_files: int = 0  # CIN: found against referrals of other files, either order
+    header_rows_read: int = 0  # SSDA903 header file rows; their rejections are in rejected_count
 
     def reject(self, location: str, field_name: str, reason: str) -> None:
         self.rejected_count += 1
@@ -91,31 +93,53 @@ def parse_uk_date(text: str) -> date:
 
 
 def parse_any_date(text: str) -> date:
-    """ISO ``yyyy-mm-dd`` (XML forms) or ``dd/mm/yyyy``."""
-    text = text.strip()
-    if "/" in text:
-        return parse_uk_date(text)
-    return date.fromisoformat(text[:10]) if len(text) >= 10 and text[4] == "-" else _bad(text)
+    """ISO ``yyyy-mm-dd`` (XML forms) or ``dd/mm/yyyy``; nothing may follow the day."""
+    s = text.strip()
+    if "/" in s:
+        return parse_uk_date(s)
+    digits = s[:4] + s[5:7] + s[8:]
+    if len(s) != 10 or s[4] != "-" or s[7] != "-" or not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"not a yyyy-mm-dd date: {text!r}")
+    return date(int(s[:4]), int(s[5:7]), int(s[8:]))
 
 
-def _bad(text: str) -> date:
-    raise ValueError(f"not a date: {text!r}")
+# The floor POST /v1/service-events applies (series/schemas.py), so a file cannot store a date
+# the API refuses.
+EARLIEST_RECORD_YEAR = 1990
+
+
+def date_out_of_range(day: date, today: date) -> str | None:
+    """Why a record date is impossible (after ``today``, or before 1990), or None."""
+    if day > today:
+        return "invalid_date: in the future"
+    if day.year < EARLIEST_RECORD_YEAR:
+        return f"invalid_date: before {EARLIEST_RECORD_YEAR}"
+    return None
+
+
+# Outward codes: A9, A99, A9A, AA9, AA99, AA9A. The inward code is always digit + two letters,
+# so a postcode without its space still splits; an outward code alone ("LS11") has no sector.
+_OUTWARD = "[A-Z]{1,2}[0-9][A-Z0-9]?"
+_SPACED = re.compile(rf"^({_OUTWARD}) ([0-9])(?:[A-Z]{{2}})?$")  # LS9 7AB, or the sector LS9 7
+_UNSPACED = re.compile(rf"^({_OUTWARD})([0-9])[A-Z]{{2}}$")  # LS97AB
+_SECTOR = re.compile(rf"^({_OUTWARD}) ?([0-9])$")
 
 
 def postcode_sector(postcode: str) -> str | None:
-    """``LS9 7AB`` / ``LS9 7`` / ``ls97ab`` → ``LS9 7``; None when no sector can be read."""
-    parts = postcode.upper().split()
-    if len(parts) == 2:
-        outward, inward = parts
-    elif len(parts) == 1 and len(parts[0]) >= 5 and parts[0][-2:].isalpha():
-        outward, inward = parts[0][:-3], parts[0][-3:]  # full postcode written without a space
-    elif len(parts) == 1 and len(parts[0]) >= 3:
-        outward, inward = parts[0][:-1], parts[0][-1:]  # already a sector without a space
-    else:
-        return None
-    if not (2 <= len(outward) <= 4 and outward[0].isalpha() and inward[:1].isdigit()):
-        return None
-    return f"{outward} {inward[0]}"
+    """``LS9 7AB`` / ``LS9 7`` / ``ls97ab`` → ``LS9 7``; None when no sector can be read.
+
+    A single token must be a whole postcode: ``LS97`` could be the sector ``LS9 7`` or the
+    district ``LS97``, and ``LS11`` is a district, not ``LS1 1``."""
+    text = " ".join(postcode.upper().split())
+    found = (_SPACED if " " in text else _UNSPACED).match(text)
+    return f"{found[1]} {found[2]}" if found else None
+
+
+def sector_key(text: str) -> str | None:
+    """A sector as written in a sector map (``LS9 7``, ``ls97``, ``LS9  7``) → ``LS9 7``; None
+    when it is not a sector. A map lists sectors, so a missing space goes before the last digit."""
+    found = _SECTOR.match(" ".join(text.upper().split()))
+    return f"{found[1]} {found[2]}" if found else None
 
 
 def collect_unique(

@@ -1,6 +1,8 @@
 import io
 from datetime import date
 
+import pytest
+
 from services.metrics_worker.imports.cin import CinParser, is_re_referral, parse_cin_xml
 from services.metrics_worker.imports.ssda903 import (
     EpisodeParser,
@@ -12,7 +14,9 @@ from services.metrics_worker.records import (
     ImportReport,
     collect_unique,
     keyed_pseudonymiser,
+    parse_any_date,
     postcode_sector,
+    sector_key,
 )
 
 PSEUDO = keyed_pseudonymiser(b"test-key", "ssda903")
@@ -175,6 +179,32 @@ def test_postcode_sector_normalises_forms():
     assert postcode_sector("LS14 1") == "LS14 1"
     assert postcode_sector("LS") is None
     assert postcode_sector("") is None
+    assert postcode_sector("LS117AB") == "LS11 7"
+    assert postcode_sector("W1A0AX") == "W1A 0"
+    assert postcode_sector("EC1A 1BB") == "EC1A 1"
+
+
+def test_an_outward_code_alone_has_no_sector():
+    # "LS11" is a district, not the sector "LS1 1"; "LS97" could be either
+    for text in ("LS11", "LS9", "LS97", "LS9 7A", "LS9-7AB", "9LS 7AB", "LS9 X"):
+        assert postcode_sector(text) is None, text
+
+
+def test_sector_keys_collapse_spaces_and_insert_the_missing_one():
+    assert sector_key("ls97") == "LS9 7"
+    assert sector_key(" LS9  8 ") == "LS9 8"
+    assert sector_key("LS11") == "LS1 1"
+    assert sector_key("LS11 6") == "LS11 6"
+    for text in ("LS9 7AB", "LS", "LS9", "12 3"):
+        assert sector_key(text) is None, text
+
+
+def test_iso_dates_take_nothing_after_the_day():
+    assert parse_any_date(" 2019-01-31 ") == date(2019, 1, 31)
+    assert parse_any_date("31/01/2019") == date(2019, 1, 31)
+    for text in ("2019-01-01junk", "2019-01-01T10:00", "2019-1-1", "20190101", ""):
+        with pytest.raises(ValueError):
+            parse_any_date(text)
 
 
 CIN_PSEUDO = keyed_pseudonymiser(b"test-key", "cin")

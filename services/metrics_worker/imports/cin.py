@@ -18,8 +18,10 @@ from services.metrics_worker.records import (
     Pseudonymiser,
     RecordType,
     ServiceRecord,
+    date_out_of_range,
     parse_any_date,
 )
+from shared import clock
 
 
 def _local(tag: str) -> str:
@@ -60,6 +62,7 @@ class CinParser:
         self.report = report
         self.child_map = child_map
         self.pseudonymise = pseudonymise
+        self.today = clock.today()  # one "today" for the whole file
 
     def child(self, index: int, element: Any) -> list[ServiceRecord]:
         report = self.report
@@ -86,6 +89,10 @@ class CinParser:
             except ValueError:
                 report.reject(at, "CINreferralDate", "invalid_date: expected yyyy-mm-dd")
                 continue
+            problem = date_out_of_range(referred, self.today)
+            if problem:
+                report.reject(at, "CINreferralDate", problem)
+                continue
             plans: list[ServiceRecord] = []
             bad = False
             for k, plan in enumerate(_children(detail, "ChildProtectionPlans"), start=1):
@@ -95,8 +102,11 @@ class CinParser:
                         continue
                     try:
                         day = parse_any_date(raw)
+                        problem = date_out_of_range(day, self.today)
                     except ValueError:
-                        report.reject(f"{at}/ChildProtectionPlans[{k}]", field, "invalid_date")
+                        problem = "invalid_date"
+                    if problem:
+                        report.reject(f"{at}/ChildProtectionPlans[{k}]", field, problem)
                         bad = True
                         break
                     plans.append(ServiceRecord(kind, cluster, day, ref, f"cin:{ref}:{kind}:{day}"))

@@ -68,19 +68,20 @@ async def import_ssda903(
         bool, Form(description="apply the valid rows even when some rows are rejected")
     ] = False,
 ) -> dict[str, Any]:
+    report = ImportReport()
     try:
         sectors = service.read_map(sector_map.file, "sector_map", "postcode_sector")
+        # reads the header file at once, so its errors are refused here too
+        records = service.ssda903_records(
+            episodes.file,
+            format,
+            sectors,
+            _key(request),
+            report,
+            header.file if header is not None else None,
+        )
     except service.ImportError_ as exc:
         raise unprocessable(f"body.{exc.field}", exc.rule, exc.detail) from None
-    report = ImportReport()
-    records = service.ssda903_records(
-        episodes.file,
-        format,
-        sectors,
-        _key(request),
-        report,
-        header.file if header is not None else None,
-    )
     kind: service.Kind = "ssda903_xml" if format == "xml" else "ssda903_csv"
     return await _apply(session, user, kind, records, report, allow_partial)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import gc
 import io
 import re
@@ -28,9 +27,12 @@ from services.metrics_worker.imports.cin import CinParser, parse_cin_xml
 from services.metrics_worker.imports.models import ImportRun
 from services.metrics_worker.imports.ssda903 import (
     EpisodeParser,
+    HeaderFile,
+    csv_rows,
     parse_episodes_csv,
     parse_episodes_xml,
     read_header_file,
+    too_long,
 )
 from services.metrics_worker.imports.store import RecordWriter
 from services.metrics_worker.records import (
@@ -38,6 +40,7 @@ from services.metrics_worker.records import (
     ImportReport,
     ServiceRecord,
     keyed_pseudonymiser,
+    sector_key,
 )
 from services.metrics_worker.series.service import store_staged
 from shared import audit
@@ -63,32 +66,46 @@ class FileHasErrors(Exception):
         self.report = report
 
 
-def text_lines(stream: IO[bytes]) -> Iterator[str]:
-    """Decode a byte stream lazily (UTF-8, BOM tolerated); a bad byte aborts the import."""
+def text_lines(stream: IO[bytes], field: str = "file") -> Iterator[str]:
+    """Decode a byte stream lazily (UTF-8, BOM tolerated); a bad byte aborts the import, naming
+    the part (``field``) it came in."""
     wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from wrapper
     except UnicodeDecodeError:
-        raise ImportError_("file", "encoding", "the file is not UTF-8 text") from None
+        raise ImportError_(field, "encoding", "the file is not UTF-8 text") from None
     finally:
         with contextlib.suppress(ValueError):  # already closed by its owner
             wrapper.detach()  # leave the caller's stream open
 
 
 def read_map(stream: IO[bytes], field: str, key_name: str) -> dict[str, str]:
-    """A two-column CSV (key, cluster code), with or without a header row."""
+    """A two-column CSV (key, cluster code), with or without a header row (the first non-blank
+    one). Postcode sectors are normalised like HOME_POST's (``ls97`` → ``LS9 7``); a key that is
+    not a sector, or one mapped to two clusters, refuses the map rather than never matching or
+    silently keeping the last."""
     out: dict[str, str] = {}
-    for number, row in enumerate(csv.reader(text_lines(stream)), start=1):
+    first = True
+    for number, row in csv_rows(text_lines(stream, field)):
+        if row is None:
+            raise ImportError_(field, "map_format", too_long(number))
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) != 2:
             raise ImportError_(field, "map_format", f"row {number}: expected {key_name},cluster")
         key, cluster = row[0].strip(), row[1].strip()
-        if number == 1 and cluster.lower() in ("cluster", "cluster_code"):
-            continue
+        if first:
+            first = False
+            if cluster.lower() in ("cluster", "cluster_code"):
+                continue  # the column names
+        if key_name == "postcode_sector":
+            key = sector_key(key) or ""
         if not key or not _CLUSTER.match(cluster):
             raise ImportError_(field, "map_format", f"row {number}: bad {key_name} or cluster code")
-        out[key.upper() if key_name == "postcode_sector" else key] = cluster
+        if out.setdefault(key, cluster) != cluster:
+            raise ImportError_(
+                field, "map_format", f"row {number}: {key} is mapped to {out[key]} and to {cluster}"
+            )
     if not out:
         raise ImportError_(field, "map_empty", "the map has no rows")
     return out
@@ -101,6 +118,13 @@ def _guarded(records: Iterable[ServiceRecord]) -> Iterator[ServiceRecord]:
         raise ImportError_("file", "malformed_xml", f"the XML cannot be read: {exc}") from None
     except FileFormatError as exc:
         raise ImportError_("file", "file_format", str(exc)) from None
+
+
+def _header_file(stream: IO[bytes], report: ImportReport) -> HeaderFile:
+    try:
+        return read_header_file(text_lines(stream, "header"), report)
+    except FileFormatError as exc:
+        raise ImportError_("header", "file_format", str(exc)) from None
 
 
 # Small enough that the first chunk is parsed quickly and the last one stored quickly (neither
@@ -234,7 +258,8 @@ def ssda903_records(
     report: ImportReport,
     header: IO[bytes] | None = None,
 ) -> Iterator[ServiceRecord]:
-    children = read_header_file(text_lines(header), report) if header is not None else None
+    """Reads the header file now (ImportError_ for the ``header`` part); episodes as iterated."""
+    children = _header_file(header, report) if header is not None else None
     parser = EpisodeParser(report, sector_map, keyed_pseudonymiser(key, "la-child"), children)
     if fmt == "xml":
         return parse_episodes_xml(episodes, parser)
@@ -253,6 +278,7 @@ def report_out(report: ImportReport, run: ImportRun | None = None) -> dict[str, 
         "import_id": run.id if run else None,
         "status": run.status if run else "refused",
         "rows_read": report.rows_read,
+        "header_rows_read": report.header_rows_read,
         "records": report.records,
         "applied": report.applied,
         "duplicates": report.duplicates,

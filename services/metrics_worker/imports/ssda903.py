@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
 
@@ -16,10 +17,13 @@ from services.metrics_worker.records import (
     ImportReport,
     Pseudonymiser,
     ServiceRecord,
+    date_out_of_range,
     parse_any_date,
     parse_uk_date,
     postcode_sector,
+    sector_key,
 )
+from shared import clock
 
 EPISODE_COLUMNS = (
     "CHILD",
@@ -44,6 +48,19 @@ _MEMO_LIMIT = 100_000  # distinct dates / postcodes remembered; beyond it they a
 _new = tuple.__new__
 
 
+class DateOutOfRange(ValueError):
+    """A well-formed date no record can have (see ``date_out_of_range``)."""
+
+
+@dataclass
+class HeaderFile:
+    """The SSDA903 header file: CHILD → date of birth, and the children whose header row was
+    rejected (their episodes are rejected too, rather than applied without the checks)."""
+
+    children: dict[str, date | None] = field(default_factory=dict)
+    rejected: set[str] = field(default_factory=set)
+
+
 class EpisodeParser:
     """Turns episode rows (dicts of column → text) into cla_start / cla_end records.
 
@@ -56,20 +73,27 @@ class EpisodeParser:
         report: ImportReport,
         sector_map: Mapping[str, str],
         pseudonymise: Pseudonymiser,
-        header: Mapping[str, date | None] | None = None,
+        header: HeaderFile | None = None,
     ) -> None:
         self.report = report
-        self.sector_map = {k.upper(): v for k, v in sector_map.items()}
+        # keys as ``read_map`` normalises them, so a map built in code matches the same way
+        self.sector_map = {sector_key(k) or k.upper(): v for k, v in sector_map.items()}
         self.pseudonymise = pseudonymise
-        self.header = header
+        self.header = header.children if header is not None else None
+        self.header_rejected: Collection[str] = header.rejected if header is not None else ()
+        self.today = clock.today()  # one "today" for the whole file
         self._parse: Callable[[str], date] | None = None
         self._dates: dict[str, tuple[date, str]] = {}
         self._posts: dict[str, tuple[str, str]] = {}  # HOME_POST → (cluster, "") or ("", reason)
         self._child, self._ref = "", ""
 
     def _date(self, text: str, parse: Callable[[str], date]) -> tuple[date, str]:
-        """(date, ISO text); raises ValueError like ``parse``."""
+        """(date, ISO text); raises ValueError like ``parse``, DateOutOfRange for a date no
+        record can have (not memoised, so the memo only holds good dates)."""
         day = parse(text)
+        problem = date_out_of_range(day, self.today)
+        if problem:
+            raise DateOutOfRange(problem)
         found = (day, day.isoformat())
         if len(self._dates) < _MEMO_LIMIT:
             self._dates[text] = found
@@ -109,6 +133,8 @@ class EpisodeParser:
         dates = self._dates
         try:
             decom, decom_iso = dates.get(decom_text) or self._date(decom_text, parse)
+        except DateOutOfRange as exc:
+            return self._reject(where, "DECOM", str(exc))
         except ValueError:
             return self._reject(where, "DECOM", "invalid_date: expected dd/mm/yyyy")
         rne, ls = rne.strip().upper(), ls.strip().upper()
@@ -118,12 +144,16 @@ class EpisodeParser:
         if dec_text.strip():
             try:
                 dec = (dates.get(dec_text) or self._date(dec_text, parse))[0]
+            except DateOutOfRange as exc:
+                return self._reject(where, "DEC", str(exc))
             except ValueError:
                 return self._reject(where, "DEC", "invalid_date: expected dd/mm/yyyy")
             if dec < decom:
                 return self._reject(where, "DEC", "before_DECOM")
         if self.header is not None:
             if child not in self.header:
+                if child in self.header_rejected:
+                    return self._reject(where, "CHILD", "header_row_rejected")
                 return self._reject(where, "CHILD", "not_in_header_file")
             dob = self.header[child]
             if dob is not None and decom < dob:
@@ -171,13 +201,45 @@ _FIELDS = ("CHILD", "DECOM", "RNE", "LS", "DEC", "REC", "HOME_POST")
 _REQUIRED = ("CHILD", "DECOM", "RNE", "LS", "HOME_POST")
 
 
-def read_header_file(lines: Iterable[str], report: ImportReport) -> dict[str, date | None]:
-    """CHILD → date of birth from the SSDA903 header file (checks an episode's child exists)."""
-    children: dict[str, date | None] = {}
+def csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | None]]:
+    """(row number, cells), numbered like the file's lines. A row the csv module cannot read (a
+    field over its size limit) comes as None: the rest of that line is dropped and reading goes
+    on at the next line."""
     reader = csv.reader(lines)
-    for number, cells in enumerate(reader, start=1):
-        if not cells or (number == 1 and cells[0].strip().upper() == "CHILD"):
+    number = 0
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield number, None
+        else:
+            yield number, cells
+
+
+def too_long(number: int) -> str:
+    return f"row {number}: a field is longer than {csv.field_size_limit()} characters"
+
+
+def read_header_file(lines: Iterable[str], report: ImportReport) -> HeaderFile:
+    """CHILD → date of birth from the SSDA903 header file (checks an episode's child exists).
+    Blank lines are skipped; the first other row names the columns when it starts with CHILD.
+    A rejected row leaves its child out (``HeaderFile.rejected``)."""
+    header = HeaderFile()
+    today = clock.today()
+    first = True
+    for number, cells in csv_rows(lines):
+        if cells is None:
+            raise FileFormatError(too_long(number))
+        if not any(c.strip() for c in cells):
             continue
+        if first:
+            first = False
+            if cells[0].strip().upper() == "CHILD":
+                continue
+        report.header_rows_read += 1
         row = dict(zip(HEADER_COLUMNS, cells, strict=False))
         child = row.get("CHILD", "").strip()
         if not child:
@@ -185,22 +247,35 @@ def read_header_file(lines: Iterable[str], report: ImportReport) -> dict[str, da
             continue
         try:
             dob = parse_uk_date(row["DOB"]) if row.get("DOB", "").strip() else None
+            problem = "invalid_date: in the future" if dob is not None and dob > today else ""
         except ValueError:
-            report.reject(f"header row {number}", "DOB", "invalid_date: expected dd/mm/yyyy")
-            dob = None
-        children[child] = dob
-    return children
+            problem = "invalid_date: expected dd/mm/yyyy"
+        if problem:
+            report.reject(f"header row {number}", "DOB", problem)
+            header.rejected.add(child)
+            continue
+        header.children[child] = dob
+    return header
 
 
 def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[ServiceRecord]:
     """Rows of the episodes file. A first row starting with CHILD names the columns; otherwise the
-    standard SSDA903 column order is assumed. Positional access keeps a million rows fast."""
+    standard SSDA903 column order is assumed. Positional access keeps a million rows fast. Blank
+    lines (all cells empty), before the column names too, are skipped and not counted."""
     columns: tuple[str, ...] = EPISODE_COLUMNS
     pick: Callable[[list[str]], Any] | None = None
     episode = parser.episode
-    for number, cells in enumerate(csv.reader(lines), start=1):
+    for number, cells in csv_rows(lines):
+        if cells is None:  # an over-long field: that row is rejected, not the file
+            if pick is None:
+                raise FileFormatError(too_long(number))
+            parser.report.rows_read += 1
+            parser.report.reject(f"row {number}", "*", "field_too_long")
+            continue
+        if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+            continue  # blank line
         if pick is None:
-            if cells and cells[0].strip().upper() == "CHILD":
+            if cells[0].strip().upper() == "CHILD":
                 columns = tuple(c.strip().upper() for c in cells)
             missing = [c for c in _REQUIRED if c not in columns]
             if missing:
@@ -209,8 +284,6 @@ def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[
             if columns is not EPISODE_COLUMNS:
                 continue
         if len(cells) != len(columns):
-            if not any(c.strip() for c in cells):
-                continue  # blank line
             parser.report.rows_read += 1
             parser.report.reject(f"row {number}", "*", f"expected {len(columns)} columns")
             continue
