@@ -104,14 +104,14 @@ async def test_an_over_long_field_in_a_map_or_header_file_refuses_that_part(metr
 async def test_an_over_long_field_in_an_episode_row_is_a_rejected_row(metrics_client, auth, backbone):
     data = episodes(row("A", "01/04/2018"), row(HUGE, "01/04/2018"), row("C", "01/05/2018"))
     r = await upload(metrics_client, auth, data)
-    assert problem(r) == (422, "body.file", "file_has_errors")
+    assert problem(r) == (422, "body.episodes", "file_has_errors")
     assert r.json()["report"]["rejected"] == [{"at": "row 3", "field": "*", "reason": "field_too_long"}]
     r = await upload(metrics_client, auth, data, allow_partial=True)
     assert r.status_code == 201, r.text
     assert (r.json()["rows_read"], r.json()["applied"], r.json()["rejected_count"]) == (3, 2, 1)
     # in the column-name row nothing can be read at all
     r = await upload(metrics_client, auth, f"{COLUMNS},{HUGE}\n{row('A', '01/04/2018')}\n".encode())
-    assert problem(r) == (422, "body.file", "file_format")
+    assert problem(r) == (422, "body.episodes", "file_format")
 
 
 # 2. postcode sectors

@@ -114,7 +114,7 @@ async def test_xml_form_and_header_file(metrics_client, auth, backbone):
 
 async def test_unreadable_files_are_refused_with_the_part_named(metrics_client, auth, backbone):
     r = await _upload(metrics_client, auth, b"\xff\xfe\x00bad")
-    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "body.file", "encoding")
+    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "body.episodes", "encoding")
     r = await metrics_client.post(
         "/v1/imports/ssda903",
         files={
@@ -132,7 +132,7 @@ async def test_unreadable_files_are_refused_with_the_part_named(metrics_client, 
         },
         headers=auth("analyst"),
     )
-    assert (r.status_code, r.json()["rule"]) == (422, "malformed_xml")
+    assert (r.status_code, r.json()["field"], r.json()["rule"]) == (422, "body.census", "malformed_xml")
     r = await metrics_client.post(
         "/v1/imports/cin",
         files={
