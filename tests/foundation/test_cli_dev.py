@@ -62,6 +62,9 @@ def test_rethink_dev_starts_everything_and_stops_cleanly(tmp_path):
         assert "Ctrl-C stops everything" in output, output + err_path.read_text()[-3000:]
         # The brief's 30 s is for a quiet machine; CI's shared runner gets headroom, not a flaky test.
         assert time.monotonic() - started < 90, "took too long to start"
+        # the embedded servers' URLs, for pointing other tools at them
+        assert "\nDATABASE_URL=postgresql://" in output
+        assert "\nREDIS_URL=redis://127.0.0.1:" in output
         for port in ports:
             assert f"http://127.0.0.1:{port}/docs" in output
             for path in ("/healthz", "/readyz", "/metrics"):

@@ -221,7 +221,9 @@ async def test_worker_liveness_key_read_by_the_health_check(backbone, servers):
     }
     assert await asyncio.to_thread(healthcheck.check_worker, env) is False  # no loop has run yet
     await backbone.worker("goals").main()
-    assert await asyncio.to_thread(healthcheck.check_worker, env) is True
+    assert await asyncio.to_thread(healthcheck.check_worker, env, ["goals"]) is True
+    # a worker for every service is healthy only when each of its loops is alive
+    assert await asyncio.to_thread(healthcheck.check_worker, env) is False
 
 
 async def test_prune_drops_only_what_has_expired(formulation_client, auth, backbone):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from shared.migrate import migrate_all
 from shared.queues import job_id, queue_name
 from shared.relay import Relay
 from shared.settings import asyncpg_url
+from shared.worker import RestartPolicy, WorkerFailed, run_workers
 from tests.foundation.effects import effects, handler_installed, recording_handler, reset_effects
 from tests.support import ROOT, client_for, settings_for
 
@@ -91,6 +93,93 @@ async def test_redis_down_writes_succeed_and_events_arrive_after(
         stop.set()
         await relay_task
         await pool.aclose()
+        redis_proc.stop()
+
+
+def _point_the_worker_at(monkeypatch, database_url: str, redis_url: str, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """run_workers reads its settings from the environment, as `rethink worker` does."""
+    for name in ("RETHINK_DATABASE_URL", "RETHINK_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("RETHINK_QUEUE_PREFIX", prefix)
+
+
+async def _goals_knows(engine, code: str) -> bool:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        found = await conn.scalar(text("select count(*) from goals.clusters where code = :c"), {"c": code})
+        return bool(found)
+
+
+def _consumer_stops(caplog, service: str) -> list[logging.LogRecord]:  # type: ignore[no-untyped-def]
+    return [
+        r
+        for r in caplog.records
+        if r.name == "rethink.worker"
+        and r.getMessage().startswith("event consumer stopped")
+        and getattr(r, "service", None) == service
+    ]
+
+
+async def test_the_worker_consumes_again_after_a_redis_outage(
+    formulation_client, auth, backbone, servers, monkeypatch, caplog
+):
+    redis_proc = start_redis(None)
+    port = redis_proc.port
+    _point_the_worker_at(monkeypatch, servers.database_url, redis_proc.url, f"{servers.queue_prefix}:outage")
+    caplog.set_level(logging.INFO, logger="rethink.worker")
+    goals_engine = backbone.engines["goals"]
+    stop = asyncio.Event()
+    policy = RestartPolicy(first_seconds=0.1, max_seconds=0.5)
+    runner = asyncio.create_task(run_workers(["formulation", "goals"], stop, restart=policy))
+    try:
+        r = await formulation_client.put("/v1/clusters/OUT-1", json=CLUSTER, headers=auth("admin"))
+        assert r.status_code == 201
+        await _wait_for(lambda: _goals_knows(goals_engine, "OUT-1"))
+        redis_proc.stop()
+
+        async def goals_consumer_stopped() -> bool:
+            return bool(_consumer_stops(caplog, "goals"))
+
+        await _wait_for(goals_consumer_stopped, timeout=15)
+        # what is logged names the service and the error's type, nothing from the events
+        record = _consumer_stops(caplog, "goals")[0]
+        assert record.levelno == logging.ERROR
+        assert record.error == "ConnectionError"  # type: ignore[attr-defined]
+        redis_proc = start_redis(None, port=port)
+        r = await formulation_client.put("/v1/clusters/OUT-2", json=CLUSTER, headers=auth("admin"))
+        assert r.status_code == 201
+        await _wait_for(lambda: _goals_knows(goals_engine, "OUT-2"), timeout=20)
+        assert not runner.done()  # the same worker process, still running
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)
+        redis_proc.stop()
+
+
+async def test_a_worker_whose_consumer_keeps_dying_fails(backbone, servers, monkeypatch, caplog):
+    redis_proc = start_redis(None)
+    _point_the_worker_at(monkeypatch, servers.database_url, redis_proc.url, f"{servers.queue_prefix}:dying")
+    stop = asyncio.Event()
+    policy = RestartPolicy(first_seconds=0.05, max_seconds=0.1, give_up_after=3)
+    runner = asyncio.create_task(run_workers(["goals"], stop, restart=policy))
+    try:
+        health_key = f"{servers.queue_prefix}:dying:events:goals:health-check"
+        probe = await create_pool(RedisSettings.from_dsn(redis_proc.url))
+
+        async def consuming() -> bool:
+            return bool(await probe.exists(health_key))
+
+        await _wait_for(consuming, timeout=15)
+        await probe.aclose()
+        redis_proc.stop()  # and never back
+        with pytest.raises(WorkerFailed, match="goals"):
+            await asyncio.wait_for(runner, 30)
+        assert len(_consumer_stops(caplog, "goals")) == 3
+    finally:
+        stop.set()
+        if not runner.done():
+            runner.cancel()
         redis_proc.stop()
 
 

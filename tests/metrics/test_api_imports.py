@@ -258,3 +258,161 @@ async def test_cin_re_referrals_do_not_depend_on_the_order_files_arrive(metrics_
         headers=auth("analyst"),
     )
     assert [m["count"] for m in table.json()["months"]] == [0, 1, 0]
+
+
+async def _cin_upload(client, auth, census):
+    return await client.post(
+        "/v1/imports/cin",
+        files={
+            "census": ("c.xml", census, "application/xml"),
+            "child_map": ("m.csv", b"LAchildID,cluster\nK1,RES-1\n", "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+
+
+async def test_an_empty_file_is_refused_not_reported_as_imported(metrics_client, auth, backbone):
+    for data in (b"", b"\n\r\n  \n"):
+        r = await _upload(metrics_client, auth, data)
+        assert r.status_code == 422, r.text
+        assert (r.json()["field"], r.json()["rule"]) == ("body.file", "file_format")
+        assert r.json()["detail"] == "the file is empty"
+        r = await _upload(metrics_client, auth, data, format="xml")
+        assert (r.status_code, r.json()["rule"], r.json()["detail"]) == (
+            422,
+            "file_format",
+            "the file is empty",
+        )
+        r = await _cin_upload(metrics_client, auth, data)
+        assert (r.status_code, r.json()["rule"], r.json()["detail"]) == (
+            422,
+            "file_format",
+            "the file is empty",
+        )
+    r = await _cin_upload(metrics_client, auth, b'<?xml version="1.0"?>\n')
+    assert (r.status_code, r.json()["rule"]) == (422, "file_format")
+    assert await _records(backbone) == 0
+    # A well-formed file that holds nothing (a column row only, a census without children) is a
+    # valid return: applied, and its report says that nothing was read.
+    r = await _upload(metrics_client, auth, episodes())
+    assert (r.status_code, r.json()["rows_read"], r.json()["applied"]) == (201, 0, 0)
+    r = await _cin_upload(metrics_client, auth, b"<Message><Children></Children></Message>")
+    assert (r.status_code, r.json()["rows_read"], r.json()["applied"]) == (201, 0, 0)
+
+
+def _cli_parser():
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+async def test_cli_refuses_missing_files_and_empty_files_with_one_json_line(tmp_path, servers, backbone):
+    settings = Settings(database_url=servers.database_url, data_dir=tmp_path)
+    (tmp_path / "s.csv").write_bytes(sector_map_csv())
+    (tmp_path / "empty.csv").write_bytes(b"")
+    parser = _cli_parser()
+
+    async def run(*argv):
+        return await run_import(parser.parse_args(["import", *argv]), settings)
+
+    code, out = await run("ssda903", str(tmp_path / "nope.csv"), "--sector-map", str(tmp_path / "s.csv"))
+    assert (code, out["status"], out["field"], out["rule"]) == (2, "refused", "episodes", "file_not_found")
+    code, out = await run("ssda903", str(tmp_path), "--sector-map", str(tmp_path / "s.csv"))
+    assert (code, out["field"], out["rule"]) == (2, "episodes", "not_a_file")
+    code, out = await run("ssda903", str(tmp_path / "empty.csv"), "--sector-map", str(tmp_path / "nope.csv"))
+    assert (code, out["field"], out["rule"]) == (2, "sector_map", "file_not_found")
+    code, out = await run(
+        "ssda903",
+        str(tmp_path / "empty.csv"),
+        "--sector-map",
+        str(tmp_path / "s.csv"),
+        "--header",
+        str(tmp_path / "h.csv"),
+    )
+    assert (code, out["field"], out["rule"]) == (2, "header", "file_not_found")
+    code, out = await run("cin", str(tmp_path / "c.xml"), "--child-map", str(tmp_path / "s.csv"))
+    assert (code, out["field"], out["rule"]) == (2, "census", "file_not_found")
+    code, out = await run("ssda903", str(tmp_path / "empty.csv"), "--sector-map", str(tmp_path / "s.csv"))
+    assert (code, out["field"], out["rule"], out["message"]) == (
+        2,
+        "file",
+        "file_format",
+        "the file is empty",
+    )
+    assert await _records(backbone) == 0
+
+
+def test_cli_command_prints_a_refusal_as_one_json_document_with_rc_2(tmp_path, capsys, monkeypatch):
+    from shared.cli import main
+
+    # refused before any database is looked for
+    for var in ("DATABASE_URL", "RETHINK_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RETHINK_DATA_DIR", str(tmp_path))
+    code = main(["import", "ssda903", str(tmp_path / "nope.csv"), "--sector-map", str(tmp_path / "s.csv")])
+    captured = capsys.readouterr()
+    assert code == 2
+    refusal = json.loads(captured.err)
+    assert (refusal["field"], refusal["rule"]) == ("episodes", "file_not_found")
+    assert "Traceback" not in captured.err
+    assert not (tmp_path / "pg").exists()
+
+
+async def test_cli_import_will_not_make_a_new_pseudonym_key_over_held_records(tmp_path, servers, backbone):
+    first, other = tmp_path / "data-a", tmp_path / "data-b"
+    (tmp_path / "s.csv").write_bytes(sector_map_csv())
+    good = tmp_path / "good.csv"
+    good.write_bytes(episodes(row("A", "01/04/2018"), row("B", "01/05/2018")))
+    argv = ["import", "ssda903", str(good), "--sector-map", str(tmp_path / "s.csv")]
+    args = _cli_parser().parse_args(argv)
+    code, out = await run_import(args, Settings(database_url=servers.database_url, data_dir=first))
+    assert (code, out["applied"]) == (0, 2)
+    assert (first / "metrics_pseudonym_key").exists()
+    # the same file from a folder without that key (another data folder, a deleted key file)
+    code, out = await run_import(args, Settings(database_url=servers.database_url, data_dir=other))
+    assert (code, out["status"], out["rule"]) == (2, "refused", "pseudonym_key_missing")
+    assert "RETHINK_METRICS_PSEUDONYM_KEY" in out["message"]
+    assert not (other / "metrics_pseudonym_key").exists()
+    assert await _records(backbone) == 2  # not counted twice
+    # with the key given, the same children get the same pseudonyms: duplicates, not new records
+    key = (first / "metrics_pseudonym_key").read_text().strip()
+    settings = Settings(database_url=servers.database_url, data_dir=other, pseudonym_key=key)
+    code, out = await run_import(args, settings)
+    assert (code, out["applied"], out["duplicates"]) == (0, 0, 2)
+    assert await _records(backbone) == 2
+
+
+def test_cli_import_without_database_url_uses_the_embedded_server_of_rethink_dev(
+    tmp_path, servers, backbone, capsys, monkeypatch
+):
+    """No DATABASE_URL: the import attaches to (or starts) the embedded PostgreSQL in the data folder,
+    migrates it, and lets go of it after. The real pgserver start is replaced by this run's server."""
+    from shared import embedded
+    from shared.cli import main
+    from tests.support import in_thread
+
+    started: list[object] = []
+
+    class Handle:
+        cleaned = False
+
+        def cleanup(self):
+            Handle.cleaned = True
+
+    def fake_start(pgdata):
+        started.append(pgdata)
+        return Handle(), servers.database_url
+
+    for var in ("DATABASE_URL", "RETHINK_DATABASE_URL", "RETHINK_METRICS_PSEUDONYM_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RETHINK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(embedded, "start_postgres", fake_start)
+    (tmp_path / "s.csv").write_bytes(sector_map_csv())
+    good = tmp_path / "good.csv"
+    good.write_bytes(episodes(row("A", "01/04/2018")))
+    code = in_thread(main, ["import", "ssda903", str(good), "--sector-map", str(tmp_path / "s.csv")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert json.loads(out)["applied"] == 1
+    assert started == [(tmp_path / "data").resolve() / "pg"]  # the folder `rethink dev` uses
+    assert Handle.cleaned

@@ -10,8 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import IO, Any
 
-from defusedxml.ElementTree import iterparse
-
+from services.metrics_worker.imports.ssda903 import xml_events
 from services.metrics_worker.months import add_months
 from services.metrics_worker.records import (
     ImportReport,
@@ -127,10 +126,11 @@ class CinParser:
 
 
 def parse_cin_xml(stream: IO[bytes], parser: CinParser) -> Iterator[ServiceRecord]:
-    """One ``Child`` element at a time; each is detached from its parent once read."""
+    """One ``Child`` element at a time; each is detached from its parent once read. A census with no
+    Child is a valid (empty) return; a file with no element at all is refused as empty."""
     stack: list[Any] = []
     n = 0
-    for event, element in iterparse(stream, events=("start", "end")):
+    for event, element in xml_events(stream):
         if event == "start":
             stack.append(element)
             continue

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 from defusedxml.ElementTree import iterparse
 
@@ -265,6 +266,7 @@ def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[
     columns: tuple[str, ...] = EPISODE_COLUMNS
     pick: Callable[[list[str]], Any] | None = None
     episode = parser.episode
+    rows_before = parser.report.rows_read
     for number, cells in csv_rows(lines):
         if cells is None:  # an over-long field: that row is rejected, not the file
             if pick is None:
@@ -288,6 +290,30 @@ def parse_episodes_csv(lines: Iterable[str], parser: EpisodeParser) -> Iterator[
             parser.report.reject(f"row {number}", "*", f"expected {len(columns)} columns")
             continue
         yield from episode(number, *pick(cells))
+    if columns is EPISODE_COLUMNS and parser.report.rows_read == rows_before:
+        # no bytes, or blank lines only: the wrong file, not a return with no episodes (a file
+        # with the column row and no rows is that, and is applied with nothing read)
+        raise FileFormatError(EMPTY)
+
+
+EMPTY = "the file is empty"
+_NO_ELEMENT = 3  # expat's XML_ERROR_NO_ELEMENTS
+
+
+def xml_events(stream: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    """iterparse's start and end events; a file without any element (no bytes, blank, only an XML
+    declaration) is refused as empty rather than as malformed."""
+    events = iterparse(stream, events=("start", "end"))
+    try:
+        first = next(events)
+    except StopIteration:
+        return
+    except ParseError as exc:
+        if exc.code == _NO_ELEMENT:
+            raise FileFormatError(EMPTY) from None
+        raise
+    yield first
+    yield from events
 
 
 def _picker(columns: tuple[str, ...]) -> Callable[[list[str]], Any]:
@@ -312,7 +338,7 @@ def parse_episodes_xml(stream: IO[bytes], parser: EpisodeParser) -> Iterator[Ser
     owner_depth = -1  # depth of the element holding both that CHILD and its episodes
     in_episode = False
     n = 0
-    for event, element in iterparse(stream, events=("start", "end")):
+    for event, element in xml_events(stream):
         name = _local(element.tag)
         if event == "start":
             if name.upper() == "EPISODE" and not in_episode:
