@@ -6,7 +6,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
+from shared.errors import Problem
 from shared.settings import ServiceSettings
 
 
@@ -53,3 +55,13 @@ class Settings(ServiceSettings):
                     "than let a new key pseudonymise the same children differently"
                 )
         return self.pseudonym_secret()
+
+
+async def request_pseudonym_key(request: Request, session: AsyncSession) -> bytes:
+    """The key for a request that pseudonymises child ids; a 503 (the service's configuration, not
+    the request, is at fault) rather than a second key over records held."""
+    settings: Settings = request.app.state.settings
+    try:
+        return await settings.pseudonym_secret_for(session)
+    except PseudonymKeyMissing as exc:
+        raise Problem(503, detail=str(exc), rule="pseudonym_key_missing") from None

@@ -275,7 +275,7 @@ async def test_an_empty_file_is_refused_not_reported_as_imported(metrics_client,
     for data in (b"", b"\n\r\n  \n"):
         r = await _upload(metrics_client, auth, data)
         assert r.status_code == 422, r.text
-        assert (r.json()["field"], r.json()["rule"]) == ("body.file", "file_format")
+        assert (r.json()["field"], r.json()["rule"]) == ("body.episodes", "file_format")
         assert r.json()["detail"] == "the file is empty"
         r = await _upload(metrics_client, auth, data, format="xml")
         assert (r.status_code, r.json()["rule"], r.json()["detail"]) == (
@@ -416,3 +416,43 @@ def test_cli_import_without_database_url_uses_the_embedded_server_of_rethink_dev
     assert json.loads(out)["applied"] == 1
     assert started == [(tmp_path / "data").resolve() / "pg"]  # the folder `rethink dev` uses
     assert Handle.cleaned
+
+
+async def test_the_api_will_not_make_a_new_pseudonym_key_over_held_records(
+    apps, metrics_client, auth, backbone
+):
+    settings = apps["metrics"].state.settings
+    event = {
+        "type": "cla_start",
+        "cluster": "RES-1",
+        "date": "2018-04-01",
+        "child_ref": "p1",
+        "source_id": "k1",
+    }
+    r = await metrics_client.post(
+        "/v1/service-events", json={"events": [event]}, headers=auth("partner_system")
+    )
+    assert r.status_code == 200, r.text
+    key_file = settings.pseudonym_key_file
+    kept = key_file.read_bytes()
+    key_file.unlink()  # a data folder lost, or another one
+    try:
+        again = {**event, "source_id": "k2"}
+        r = await metrics_client.post(
+            "/v1/service-events", json={"events": [again]}, headers=auth("partner_system")
+        )
+        assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
+        assert r.headers["content-type"].startswith("application/problem+json")
+        r = await metrics_client.post(
+            "/v1/imports/ssda903",
+            files={
+                "episodes": ("e.csv", episodes(row("A", "01/04/2018")), "text/csv"),
+                "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
+            },
+            headers=auth("analyst"),
+        )
+        assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
+        assert not key_file.exists()
+        assert await _records(backbone) == 1
+    finally:
+        key_file.write_bytes(kept)

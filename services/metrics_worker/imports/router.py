@@ -11,18 +11,13 @@ from services.metrics_worker.access import Analyst
 from services.metrics_worker.imports import service
 from services.metrics_worker.imports.models import ImportRun
 from services.metrics_worker.records import ImportReport
-from services.metrics_worker.settings import Settings
+from services.metrics_worker.settings import request_pseudonym_key
 from shared import audit
 from shared.deps import DbSession
 from shared.errors import Problem, not_found, unprocessable
 from shared.http import APIRouter
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-
-
-def _key(request: Request) -> bytes:
-    settings: Settings = request.app.state.settings
-    return settings.pseudonym_secret()
 
 
 def _refused(exc: service.ImportError_, main_part: str) -> Problem:
@@ -88,7 +83,7 @@ async def import_ssda903(
             episodes.file,
             format,
             sectors,
-            _key(request),
+            await request_pseudonym_key(request, session),
             report,
             header.file if header is not None else None,
         )
@@ -124,7 +119,9 @@ async def import_cin(
     except service.ImportError_ as exc:
         raise _refused(exc, "census") from None
     report = ImportReport()
-    records = service.cin_records(census.file, children, _key(request), report)
+    records = service.cin_records(
+        census.file, children, await request_pseudonym_key(request, session), report
+    )
     return await _apply(session, user, "cin_xml", records, report, allow_partial, "census")
 
 

@@ -33,7 +33,7 @@ from services.metrics_worker.series.schemas import (
     ServiceEventsOut,
 )
 from services.metrics_worker.series.service import recompute, store_records
-from services.metrics_worker.settings import Settings
+from services.metrics_worker.settings import request_pseudonym_key
 from shared import audit, clock
 from shared.deps import DbSession
 from shared.errors import Problem, not_found, unprocessable
@@ -82,8 +82,7 @@ async def post_service_events(
     batch_id = uuid.uuid4()
     # Partners send their own pseudonymous refs; keyed-hashing them again means a raw local id
     # sent by mistake is never stored either (a namespace of its own: never matched to LA ids).
-    settings: Settings = request.app.state.settings
-    pseudonym = keyed_pseudonymiser(settings.pseudonym_secret(), "partner-child")
+    pseudonym = keyed_pseudonymiser(await request_pseudonym_key(request, session), "partner-child")
     records = [
         ServiceRecord(e.type, e.cluster, e.date, pseudonym(e.child_ref), e.source_id) for e in body.events
     ]
