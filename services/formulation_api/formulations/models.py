@@ -34,7 +34,7 @@ class Formulation(Base):
     previous_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("formulations.id"))
     status: Mapped[str] = mapped_column(String(20), default="draft")
     context: Mapped[str] = mapped_column(String(40))
-    facilitator_sub: Mapped[str | None] = mapped_column(String(64))
+    facilitator_sub: Mapped[str | None] = mapped_column(String(64), index=True)
     participants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     summary: Mapped[str | None] = mapped_column(Text)
     overall_goal: Mapped[str | None] = mapped_column(Text)
@@ -82,8 +82,10 @@ class Reflection(Base):
     __tablename__ = "reflections"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    formulation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("formulations.id"))
-    supervision_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("supervision_sessions.id"))
+    formulation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("formulations.id"), index=True)
+    supervision_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("supervision_sessions.id"), index=True
+    )
     way: Mapped[str] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(64))

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from services.formulation_api.clusters import repository as clusters
 from services.formulation_api.families.access import visible_filter
@@ -193,54 +193,82 @@ async def report(
     type: Annotated[ForumType | None, Query()] = None,
     cluster: ClusterFilter = None,
 ) -> ForumReport:
-    forums = (await session.scalars(_filtered(date_from, date_to, type, cluster))).all()
-    ids = [f.id for f in forums]
-    attendance = (
-        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id.in_(ids)))
+    # Counted in SQL over the filtered sessions: listing their ids fails past 32,767 query arguments.
+    where = _conditions(date_from, date_to, type, cluster)
+    by_type = (
+        await session.execute(
+            select(ForumSession.type, func.count())
+            .where(*where)
+            .group_by(ForumSession.type)
+            .order_by(ForumSession.type)
+        )
     ).all()
-    feedback = (await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id.in_(ids)))).all()
-    sectors = _sector_counts(attendance)
+    sectors = await _sector_counts(session, *where)
     return ForumReport(
-        sessions=len(forums),
-        sessions_by_type=dict(Counter(f.type for f in forums)),
+        sessions=sum(n for _, n in by_type),
+        sessions_by_type={t: n for t, n in by_type},
         attendances=sum(sectors.values()),
         attendance_by_sector=attendance_share(sectors),
-        feedback=feedback_summary(_answers(feedback)),
+        feedback=feedback_summary(await _answer_counts(session, *where)),
     )
+
+
+def _conditions(
+    date_from: date | None, date_to: date | None, type: ForumType | None, cluster: str | None
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if date_from:
+        where.append(ForumSession.held_on >= date_from)
+    if date_to:
+        where.append(ForumSession.held_on <= date_to)
+    if type:
+        where.append(ForumSession.type == type.value)
+    if cluster:
+        where.append(ForumSession.cluster_code == cluster)
+    return where
 
 
 def _filtered(
     date_from: date | None, date_to: date | None, type: ForumType | None, cluster: str | None
 ) -> Select[Any]:
-    stmt = select(ForumSession)
-    if date_from:
-        stmt = stmt.where(ForumSession.held_on >= date_from)
-    if date_to:
-        stmt = stmt.where(ForumSession.held_on <= date_to)
-    if type:
-        stmt = stmt.where(ForumSession.type == type.value)
-    if cluster:
-        stmt = stmt.where(ForumSession.cluster_code == cluster)
-    return stmt
+    return select(ForumSession).where(*_conditions(date_from, date_to, type, cluster))
 
 
-def _sector_counts(rows: Iterable[ForumAttendance]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for a in rows:
-        counts[a.sector] += a.count
-    return counts
+async def _sector_counts(session: DbSession, *where: ColumnElement[bool]) -> Counter[str]:
+    """Attendances per sector over the sessions matching `where`."""
+    rows = await session.execute(
+        select(ForumAttendance.sector, func.sum(ForumAttendance.count))
+        .join(ForumSession, ForumSession.id == ForumAttendance.session_id)
+        .where(*where)
+        .group_by(ForumAttendance.sector)
+    )
+    return Counter({sector: int(total) for sector, total in rows.all()})
 
 
-def _answers(rows: Iterable[ForumFeedback]) -> list[FeedbackAnswer]:
-    return [
-        FeedbackAnswer(
-            Confidence(f.improved_understanding) if f.improved_understanding else None,
-            Confidence(f.confidence) if f.confidence else None,
-            f.broadened_perspective,
-            f.multi_agency_networking,
+async def _answer_counts(session: DbSession, *where: ColumnElement[bool]) -> Counter[FeedbackAnswer]:
+    """Each distinct feedback answer over the sessions matching `where`, with how many gave it."""
+    answer = (
+        ForumFeedback.improved_understanding,
+        ForumFeedback.confidence,
+        ForumFeedback.broadened_perspective,
+        ForumFeedback.multi_agency_networking,
+    )
+    rows = await session.execute(
+        select(*answer, func.count())
+        .join(ForumSession, ForumSession.id == ForumFeedback.session_id)
+        .where(*where)
+        .group_by(*answer)
+    )
+    counts: Counter[FeedbackAnswer] = Counter()
+    for understanding, confidence, broadened, networking, n in rows.all():
+        key = FeedbackAnswer(
+            Confidence(understanding) if understanding else None,
+            Confidence(confidence) if confidence else None,
+            broadened,
+            networking,
         )
-        for f in rows
-    ]
+        counts[key] += n
+    return counts
 
 
 async def _hide_unseen_families(session: DbSession, user: Principal, items: list[ForumOut]) -> None:
@@ -288,22 +316,16 @@ async def list_forums(
 )
 async def get_forum(user: Readers, forum_id: uuid.UUID, session: DbSession) -> ForumDetail:
     forum = await _forum(session, forum_id)
-    attendance = (
-        await session.scalars(select(ForumAttendance).where(ForumAttendance.session_id == forum.id))
-    ).all()
-    feedback = (
-        await session.scalars(select(ForumFeedback).where(ForumFeedback.session_id == forum.id))
-    ).all()
     scores = (
         await session.scalars(select(AlignmentScore).where(AlignmentScore.session_id == forum.id))
     ).all()
-    by_sector = _sector_counts(attendance)
+    by_sector = await _sector_counts(session, ForumSession.id == forum.id)
     out = ForumOut.model_validate(forum)
     await _hide_unseen_families(session, user, [out])
     return ForumDetail(
         **out.model_dump(),
         attendances=sum(by_sector.values()),
         attendance_by_sector=attendance_share(by_sector),
-        feedback=feedback_summary(_answers(feedback)),
+        feedback=feedback_summary(await _answer_counts(session, ForumSession.id == forum.id)),
         alignment=_alignment_out(scores) if forum.type == ForumType.PRACTICE_AND_PROGRESS.value else None,
     )

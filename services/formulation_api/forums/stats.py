@@ -67,34 +67,42 @@ class FeedbackAnswer:
     multi_agency_networking: bool | None
 
 
-def feedback_summary(answers: Sequence[FeedbackAnswer]) -> dict[str, object]:
-    """Percentages of those answering each question (unanswered questions are left out)."""
+def feedback_summary(answers: Iterable[FeedbackAnswer] | Mapping[FeedbackAnswer, int]) -> dict[str, object]:
+    """Percentages of those answering each question (unanswered questions are left out).
 
-    def scale(values: list[Confidence]) -> dict[str, object]:
-        counts = Counter(values)
-        n = len(values)
+    Takes the answers one by one, or each distinct answer with how many gave it (as SQL counts them).
+    """
+    counts = Counter(answers) if not isinstance(answers, Mapping) else Counter(dict(answers))
+
+    def scale(question: str) -> dict[str, object]:
+        by_value: Counter[Confidence] = Counter()
+        for answer, k in counts.items():
+            value = getattr(answer, question)
+            if value is not None:
+                by_value[value] += k
+        n = sum(by_value.values())
         return {
             "answered": n,
-            "percent": {c.value: percent(counts[c], n) for c in Confidence},
+            "percent": {c.value: percent(by_value[c], n) for c in Confidence},
             # "improved" in the report = any answer above "not at all".
-            "any_improvement_percent": percent(n - counts[Confidence.NOT_AT_ALL], n),
+            "any_improvement_percent": percent(n - by_value[Confidence.NOT_AT_ALL], n),
         }
 
-    def yes(values: list[bool]) -> dict[str, object]:
-        return {"answered": len(values), "yes_percent": percent(sum(values), len(values))}
+    def yes(question: str) -> dict[str, object]:
+        answered = yes_count = 0
+        for answer, k in counts.items():
+            value = getattr(answer, question)
+            if value is not None:
+                answered += k
+                yes_count += k if value else 0
+        return {"answered": answered, "yes_percent": percent(yes_count, answered)}
 
     return {
-        "responses": len(answers),
-        "improved_understanding": scale(
-            [a.improved_understanding for a in answers if a.improved_understanding is not None]
-        ),
-        "confidence": scale([a.confidence for a in answers if a.confidence is not None]),
-        "broadened_perspective": yes(
-            [a.broadened_perspective for a in answers if a.broadened_perspective is not None]
-        ),
-        "multi_agency_networking": yes(
-            [a.multi_agency_networking for a in answers if a.multi_agency_networking is not None]
-        ),
+        "responses": sum(counts.values()),
+        "improved_understanding": scale("improved_understanding"),
+        "confidence": scale("confidence"),
+        "broadened_perspective": yes("broadened_perspective"),
+        "multi_agency_networking": yes("multi_agency_networking"),
     }
 
 

@@ -7,8 +7,8 @@ two coders agree (exact, within one point, and weighted Cohen's kappa over the 1
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -45,22 +45,35 @@ def recording_scores(ratings: Sequence[Rating]) -> dict[uuid.UUID, dict[str, Dec
     for r in ratings:
         acc[r.recording_id][r.skill].append(r.score)
     return {
-        rec: {skill.value: _dec(Decimal(sum(v)) / len(v)) for skill, v in skills.items()}
+        rec: {skill.value: mean_score(sum(v), len(v)) for skill, v in skills.items()}
         for rec, skills in acc.items()
     }
 
 
+def mean_score(total: int, n: int) -> Decimal:
+    """A recording's score on one skill: the mean of its coders' ratings, to two places."""
+    return _dec(Decimal(total) / n)
+
+
 def skill_summary(ratings: Sequence[Rating]) -> dict[str, dict[str, object]]:
     """Per skill: mean of recording scores, lowest, highest, and the difference from 2.5."""
-    per_recording = recording_scores(ratings)
+    spread: dict[str, Counter[Decimal]] = defaultdict(Counter)
+    for scores in recording_scores(ratings).values():
+        for skill, value in scores.items():
+            spread[skill][value] += 1
+    return skill_summary_of(spread)
+
+
+def skill_summary_of(spread: Mapping[str, Mapping[Decimal, int]]) -> dict[str, dict[str, object]]:
+    """skill_summary from each skill's recording scores and how many recordings have each score."""
     out: dict[str, dict[str, object]] = {}
     for skill in Skill:
-        values = [s[skill.value] for s in per_recording.values() if skill.value in s]
+        values = {v: k for v, k in spread.get(skill.value, {}).items() if k}
         if not values:
             continue
-        mean = _dec(sum(values, Decimal(0)) / len(values))
+        mean = _dec(sum((v * k for v, k in values.items()), Decimal(0)) / sum(values.values()))
         out[skill.value] = {
-            "recordings": len(values),
+            "recordings": sum(values.values()),
             "mean": mean,
             "min": min(values),
             "max": max(values),
@@ -85,17 +98,21 @@ def paired_scores(ratings: Sequence[Rating]) -> list[tuple[int, int]]:
 
 
 def weighted_kappa(
-    pairs: Sequence[tuple[int, int]], weighting: Literal["linear", "quadratic"] = "quadratic"
+    pairs: Sequence[tuple[int, int]] | Mapping[tuple[int, int], int],
+    weighting: Literal["linear", "quadratic"] = "quadratic",
 ) -> float | None:
-    """Cohen's weighted kappa on the 1-5 scale; None when undefined (no pairs, no variation)."""
-    if not pairs:
+    """Cohen's weighted kappa on the 1-5 scale; None when undefined (no pairs, no variation).
+
+    Takes the pairs one by one, or each distinct pair with how many times it occurs."""
+    counts = Counter(pairs) if not isinstance(pairs, Mapping) else Counter(dict(pairs))
+    if sum(counts.values()) == 0:
         return None
     k = len(SCALE)
     index = {v: i for i, v in enumerate(SCALE)}
     observed = [[0.0] * k for _ in range(k)]
-    for a, b in pairs:
-        observed[index[a]][index[b]] += 1
-    n = float(len(pairs))
+    for (a, b), times in counts.items():
+        observed[index[a]][index[b]] += times
+    n = float(sum(counts.values()))
     rows = [sum(observed[i]) / n for i in range(k)]
     cols = [sum(observed[i][j] for i in range(k)) / n for j in range(k)]
     power = 2 if weighting == "quadratic" else 1
@@ -111,10 +128,14 @@ def weighted_kappa(
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, object]:
-    pairs = paired_scores(ratings)
-    n = len(pairs)
-    exact = sum(1 for a, b in pairs if a == b)
-    within = sum(1 for a, b in pairs if abs(a - b) <= 1)
+    return agreement_of(Counter(paired_scores(ratings)))
+
+
+def agreement_of(pairs: Mapping[tuple[int, int], int]) -> dict[str, object]:
+    """agreement from each distinct (first coder, second coder) pair and how often it occurs."""
+    n = sum(pairs.values())
+    exact = sum(k for (a, b), k in pairs.items() if a == b)
+    within = sum(k for (a, b), k in pairs.items() if abs(a - b) <= 1)
 
     def pct(x: int) -> Decimal | None:
         return None if n == 0 else _dec(Decimal(x) * 100 / n)

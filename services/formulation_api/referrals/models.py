@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,8 @@ from services.formulation_api.db import Base
 
 class Referral(Base):
     __tablename__ = "referrals"
+    # Lists are ordered by (created_at, id) for their cursor; named by the naming convention.
+    __table_args__ = (Index(None, "created_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     created_by: Mapped[str] = mapped_column(String(64), index=True)
