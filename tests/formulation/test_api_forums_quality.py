@@ -109,6 +109,14 @@ async def test_forum_report_attendance_and_feedback(org: Org) -> None:
     assert rep["feedback"]["multi_agency_networking"]["yes_percent"] == "66.7"
     later = await org.client.get("/v1/forums/report?from=2026-02-01", headers=org.auth("analyst", "an1"))
     assert later.json()["sessions"] == 0
+    reversed_window = await org.client.get(
+        "/v1/forums/report?from=2026-02-01&to=2026-01-01", headers=org.auth("analyst", "an1")
+    )
+    assert reversed_window.status_code == 422
+    assert (reversed_window.json()["field"], reversed_window.json()["rule"]) == (
+        "query.to",
+        "period_reversed",
+    )
 
 
 async def test_practice_quality_two_coders_and_report(org: Org) -> None:

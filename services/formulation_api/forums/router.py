@@ -193,6 +193,8 @@ async def report(
     type: Annotated[ForumType | None, Query()] = None,
     cluster: ClusterFilter = None,
 ) -> ForumReport:
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise unprocessable("query.to", "period_reversed", "`to` is before `from`")
     # Counted in SQL over the filtered sessions: listing their ids fails past 32,767 query arguments.
     where = _conditions(date_from, date_to, type, cluster)
     by_type = (
