@@ -25,6 +25,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
+from shared import audit
 from shared.auth import Principal
 from shared.context import current_request_id
 from shared.events import EventEnvelope, build_envelope
@@ -131,12 +132,16 @@ class AtomicWrite:
             values["notify_channel"] = notify_channel(self.schema)
         compiled = self._variants[notify]
         if uow.has_session:  # the route holds a session: write in its transaction
-            row = (await uow.session.execute(compiled.clause, values)).mappings().one_or_none()
-            return (dict(row) if row is not None else None), envelope
-        async with uow.gate:
-            args = [values[n] for n in compiled.names]
-            record = await _autocommit_fetchrow(uow.engine, compiled.sql, args)
-        return (dict(record) if record is not None else None), envelope
+            found = (await uow.session.execute(compiled.clause, values)).mappings().one_or_none()
+            row = dict(found) if found is not None else None
+        else:
+            async with uow.gate:
+                args = [values[n] for n in compiled.names]
+                record = await _autocommit_fetchrow(uow.engine, compiled.sql, args)
+            row = dict(record) if record is not None else None
+        if row is not None:  # the statement wrote its audit row
+            audit.note(self.resource_type, [resource_id])
+        return row, envelope
 
 
 async def _autocommit_fetchrow(engine: AsyncEngine, sql: str, args: list[Any]) -> Any:

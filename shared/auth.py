@@ -7,7 +7,11 @@ list and fails on any route without a guard.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,6 +23,8 @@ from fastapi.security import HTTPBearer
 
 from shared.errors import Problem
 from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -43,18 +49,56 @@ class Principal:
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def in_team(self, team_id: object) -> bool:
-        return str(team_id) in self.teams
+        return canonical_team_id(team_id) in self.teams
 
     def in_cluster(self, cluster_code: str) -> bool:
         return cluster_code in self.clusters
 
+    @property
+    def scope_fingerprint(self) -> str:
+        """Digest of what decides this principal's access (role, teams, clusters), to tell whether
+        two tokens of the same sub may see the same things."""
+        scope = [self.role.value, sorted(self.teams), sorted(self.clusters)]
+        return hashlib.sha256(json.dumps(scope).encode()).hexdigest()
+
+
+def canonical_team_id(team_id: object) -> str | None:
+    """A team id in the one form the principal holds (lower-case hyphenated UUID); None if it is
+    not a team id."""
+    try:
+        return str(team_id if isinstance(team_id, uuid.UUID) else uuid.UUID(str(team_id)))
+    except ValueError:
+        return None
+
 
 # A front-end sends the same token with every call for its lifetime; verifying its signature once
 # and keeping the claims briefly saves most of the per-request cost of authentication. Entries
-# live at most this long (a key removed from the JWKS stops being honoured within it) and never
-# past the token's own expiry.
+# live at most this long and never past the token's own expiry. So a key removed from the JWKS
+# stops verifying new tokens once the key set is refreshed (RETHINK_JWKS_LIFESPAN_SECONDS, 300 s by
+# default), and a token verified with it just before then is honoured at most this much longer.
 VERIFIED_TOKEN_TTL_SECONDS = 60.0
 VERIFIED_TOKEN_CACHE_SIZE = 4096
+
+
+class _JwksClient(jwt.PyJWKClient):
+    """Keys come from the cached JWK set only (never a per-kid cache that outlives it), and an
+    unreachable IdP keeps the last set it published rather than refusing every token."""
+
+    _last_good: Any = None
+
+    def fetch_data(self) -> Any:
+        try:
+            data = super().fetch_data()
+        except jwt.PyJWKClientConnectionError:
+            if self._last_good is None:
+                raise
+            log.warning("jwks unreachable; keeping the last key set", extra={"jwks_url": self.uri})
+            # Cached again for a lifespan, so only one request per lifespan waits on the IdP.
+            if self.jwk_set_cache is not None:
+                self.jwk_set_cache.put(self._last_good)
+            return self._last_good
+        self._last_good = data
+        return data
 
 
 class Authenticator:
@@ -65,7 +109,9 @@ class Authenticator:
         if settings.env == "production":
             if not settings.jwks_url:
                 raise RuntimeError("RETHINK_JWKS_URL is required in production")
-            self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            # No cache_keys: PyJWT's per-kid cache has no expiry, so a key rotated out of the set
+            # would verify new tokens until a restart. A lookup in the cached set is cheap.
+            self._jwks = _JwksClient(settings.jwks_url, lifespan=settings.jwks_lifespan_seconds)
             self._key: Any = None
         else:
             self._key = settings.dev_jwt_secret()
@@ -114,13 +160,29 @@ class Authenticator:
             role = Role(str(claims.get("role")))
         except ValueError:
             raise unauthorized("token has no known role") from None
+        teams = []
+        for team in _string_list(claims, "teams"):
+            canonical = canonical_team_id(team)
+            if canonical is None:
+                raise unauthorized("token claim teams holds a value that is not a team id (a UUID)")
+            teams.append(canonical)
         return Principal(
             sub=str(claims["sub"]),
             role=role,
-            teams=tuple(str(t) for t in claims.get("teams", []) or []),
-            clusters=tuple(str(c) for c in claims.get("clusters", []) or []),
+            teams=tuple(dict.fromkeys(teams)),
+            clusters=tuple(dict.fromkeys(_string_list(claims, "clusters"))),
             claims=claims,
         )
+
+
+def _string_list(claims: dict[str, Any], name: str) -> list[str]:
+    """A list-of-strings claim; absent or null is empty, anything else is refused, not guessed at."""
+    value = claims.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise unauthorized(f"token claim {name} must be a list of strings")
+    return value
 
 
 def unauthorized(detail: str) -> Problem:

@@ -113,6 +113,11 @@ def _infra_tables(metadata: MetaData, schema: str) -> InfraTables:
         Column("response_body", LargeBinary, nullable=False),
         # The response headers a replay must give back too (shared.http.REPLAYED_HEADERS).
         Column("response_headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        # Role, teams and clusters of the token the response was made for (Principal.scope_fingerprint):
+        # a replay is given only to the same. Rows from before it was kept match no token.
+        Column("principal_fingerprint", String(64), nullable=False, server_default=text("''")),
+        # [resource_type, resource_id] pairs the request audited; a replay is audited against them.
+        Column("audited", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
         Column("created_at", ts, nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("actor", "key"),
     )

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.auth import authenticate
+from shared import audit
+from shared.auth import RoleGuard, authenticate
 from shared.db import ConnectionGate, session_infra
 from shared.errors import PROBLEM_JSON, Problem
 
@@ -121,16 +122,19 @@ class UnitOfWorkRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
+        # The route's allow(...) guards, for an Idempotency-Key claim to apply before a replay.
+        guards = _role_guards(self.dependant)
 
         async def handler(request: Request) -> Response:
             uow = UnitOfWork(request.app.state.sessionmaker, request.app.state.gate)
             request.state.uow = uow
             try:
-                claim = await _claim_idempotency_key(request, uow)
+                claim = await _claim_idempotency_key(request, uow, guards)
                 if isinstance(claim, Response):
                     return claim
                 try:
-                    response = await original(request)
+                    with audit.collecting() as audited:
+                        response = await original(request)
                 except BaseException:
                     await uow.rollback()
                     raise
@@ -138,7 +142,7 @@ class UnitOfWorkRoute(APIRoute):
                     await uow.rollback()
                     return response
                 if claim is not None:
-                    await _store_idempotent_response(uow.session, claim, response)
+                    await _store_idempotent_response(uow.session, claim, response, audited)
                 await uow.commit()
                 return response
             finally:
@@ -155,17 +159,32 @@ class APIRouter(fastapi.APIRouter):
         super().__init__(**kwargs)
 
 
+def _role_guards(dependant: Any) -> list[RoleGuard]:
+    found = []
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, RoleGuard):
+            found.append(dep.call)
+        found += _role_guards(dep)
+    return found
+
+
 class _Claim:
     def __init__(self, actor: str, key: str) -> None:
         self.actor = actor
         self.key = key
 
 
-async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | Response | None:
+async def _claim_idempotency_key(
+    request: Request, uow: UnitOfWork, guards: list[RoleGuard]
+) -> _Claim | Response | None:
     """Reserve the key in this transaction, or replay the response stored for it.
 
     The row is inserted before the work, so a concurrent retry with the same key waits on the row
     lock and then sees the committed response instead of doing the work twice.
+
+    This runs before the route's dependencies, so it applies the route's role guard itself, and a
+    stored response is given back only to a token with the same role, teams and clusters as the one
+    it was made for: the route's own scope checks are not run again for a replay.
     """
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if request.method != "POST" or key is None:
@@ -178,6 +197,8 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
             field="header.Idempotency-Key",
         )
     principal = await authenticate(request)
+    for guard in guards:
+        await guard(request)
     session = await uow.open()
     body = await request.body()
     # The request target (path and query, if any) and the body: the same key with a different
@@ -192,6 +213,7 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
             actor=principal.sub,
             key=key,
             request_hash=digest,
+            principal_fingerprint=principal.scope_fingerprint,
             status_code=0,
             content_type="",
             response_body=b"",
@@ -213,6 +235,20 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
             rule="idempotency_key_reused",
             field="header.Idempotency-Key",
         )
+    if row.principal_fingerprint != principal.scope_fingerprint:
+        # The same person with another role, teams or clusters (moved team, or another token):
+        # the response was made for an access this token may not have.
+        raise Problem(
+            409,
+            detail="this Idempotency-Key was used with a token of another role, teams or clusters; "
+            "its response is given back only to that token. Send the request with a new key",
+            rule="idempotency_key_in_use",
+            field="header.Idempotency-Key",
+        )
+    # A replay discloses the response again: audited against what the original request audited.
+    resources = [(str(t), str(i)) for t, i in row.audited] or [("request", request.url.path[:100])]
+    await audit.record_pairs(session, principal, "replay", resources)
+    await session.commit()
     return Response(
         content=row.response_body,
         status_code=row.status_code,
@@ -221,7 +257,9 @@ async def _claim_idempotency_key(request: Request, uow: UnitOfWork) -> _Claim | 
     )
 
 
-async def _store_idempotent_response(session: AsyncSession, claim: _Claim, response: Response) -> None:
+async def _store_idempotent_response(
+    session: AsyncSession, claim: _Claim, response: Response, audited: list[tuple[str, str]]
+) -> None:
     table = session_infra(session).idempotency_keys
     body = getattr(response, "body", b"")
     await session.execute(
@@ -234,6 +272,7 @@ async def _store_idempotent_response(session: AsyncSession, claim: _Claim, respo
             response_headers={
                 name: value for name in REPLAYED_HEADERS if (value := response.headers.get(name)) is not None
             },
+            audited=[list(pair) for pair in dict.fromkeys(audited)],
         )
     )
 

@@ -79,6 +79,8 @@ class ServiceSettings(BaseSettings):
     # auth: HS256 with a local secret in development, RS256 + JWKS in production
     jwt_secret: str | None = None
     jwks_url: str | None = None
+    # How long the JWKS is cached: a key the IdP removes stops verifying new tokens within it.
+    jwks_lifespan_seconds: float = Field(default=300.0, gt=0)
     jwt_issuer: str = "rethink-dev"
     jwt_audience: str = "rethink"
 

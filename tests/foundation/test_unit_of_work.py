@@ -7,6 +7,7 @@ domain (the services' own tests cover their routes).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -114,6 +115,17 @@ async def _counts(backbone) -> tuple[int, int, int]:  # type: ignore[no-untyped-
 BODY = {"code": "RES-9", "name": "BCM", "res_start": "2018-02-01", "co_located": True}
 
 
+async def _audit(backbone) -> list[tuple[str, str, str, str, str]]:  # type: ignore[no-untyped-def]
+    async with backbone.engines["formulation"].connect() as conn:
+        rows = await conn.execute(
+            text(
+                "select actor, role, action, resource_type, resource_id "
+                "from formulation.audit_log order by id"
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 async def test_same_idempotency_key_creates_once_and_replays(client, auth, backbone):
     headers = {**auth("admin", sub="a1"), "Idempotency-Key": "create-res-9"}
     first = await client.post("/t/clusters", json=BODY, headers=headers)
@@ -121,7 +133,46 @@ async def test_same_idempotency_key_creates_once_and_replays(client, auth, backb
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
-    assert await _counts(backbone) == (1, 1, 1)
+    assert (await _counts(backbone))[:2] == (1, 1)
+    # The replay discloses the response again, so it is audited like a read of what it returned.
+    assert await _audit(backbone) == [
+        ("a1", "admin", "create", "cluster", "RES-9"),
+        ("a1", "admin", "replay", "cluster", "RES-9"),
+    ]
+
+
+async def test_a_replay_is_refused_to_a_role_the_route_does_not_allow(client, auth, backbone):
+    key = {"Idempotency-Key": "create-res-9-role"}
+    first = await client.post("/t/clusters", json=BODY, headers={**auth("admin", sub="a1"), **key})
+    assert first.status_code == 201
+    # The same person, now with a role the route does not allow (or a token of another role).
+    other = await client.post("/t/clusters", json=BODY, headers={**auth("team_manager", sub="a1"), **key})
+    assert other.status_code == 403 and other.json()["rule"] == "role_not_allowed"
+    assert "idempotent-replayed" not in other.headers and "RES-9" not in other.text
+    assert [row[2] for row in await _audit(backbone)] == ["create"]
+
+
+async def test_a_replay_is_only_for_the_same_role_teams_and_clusters(client, auth, backbone):
+    key = {"Idempotency-Key": "create-res-9-scope"}
+    team = uuid.uuid4()
+    first = await client.post(
+        "/t/clusters", json=BODY, headers={**auth("admin", sub="a1", teams=[team]), **key}
+    )
+    assert first.status_code == 201
+    for changed in (
+        auth("admin", sub="a1"),  # moved out of the team
+        auth("admin", sub="a1", teams=[team, uuid.uuid4()]),
+        auth("admin", sub="a1", teams=[team], clusters=["RES-9"]),
+    ):
+        r = await client.post("/t/clusters", json=BODY, headers={**changed, **key})
+        assert r.status_code == 409, r.text
+        assert (r.json()["rule"], r.json()["field"]) == ("idempotency_key_in_use", "header.Idempotency-Key")
+        assert "idempotent-replayed" not in r.headers and "BCM" not in r.text
+    # The same scope, however the token spells the team id, still gets its replay.
+    same = auth("admin", sub="a1", teams=[str(team).upper()])
+    again = await client.post("/t/clusters", json=BODY, headers={**same, **key})
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert [row[2] for row in await _audit(backbone)] == ["create", "replay"]
 
 
 async def test_replay_gives_back_location_and_etag(client, auth):
@@ -141,7 +192,7 @@ async def test_same_key_different_query_is_422(client, auth, backbone):
     assert r.status_code == 422 and r.json()["rule"] == "idempotency_key_reused"
     again = await client.post("/t/clusters?dry_run=false", json=BODY, headers=headers)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
-    assert await _counts(backbone) == (1, 1, 1)
+    assert (await _counts(backbone))[:2] == (1, 1)
 
 
 async def test_same_key_different_body_is_422(client, auth, backbone):
