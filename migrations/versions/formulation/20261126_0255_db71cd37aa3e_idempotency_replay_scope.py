@@ -1,7 +1,7 @@
 """idempotency replay scope: the token's fingerprint and the audited resources
 
 Revision ID: db71cd37aa3e
-Revises: a3e9390352c0
+Revises: 1add264c7653
 Create Date: 2026-11-26 02:55:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "db71cd37aa3e"
-down_revision: str | Sequence[str] | None = "a3e9390352c0"
+down_revision: str | Sequence[str] | None = "1add264c7653"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
