@@ -6,7 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import ColumnElement, and_, or_
 
+from services.goals_api.plans.models import Plan
 from services.goals_api.settings import Settings
 from shared.auth import Principal, Role, allow
 from shared.errors import Problem
@@ -51,3 +53,11 @@ def team_uuids(user: Principal) -> list[uuid.UUID]:
         except ValueError:
             continue
     return ids
+
+
+def plans_in_scope(user: Principal) -> ColumnElement[bool]:
+    """`can_work_with` in SQL: plans of the caller's teams, and plans without a team by cluster."""
+    return or_(
+        Plan.team_id.in_(team_uuids(user)),
+        and_(Plan.team_id.is_(None), Plan.cluster_code.in_(list(user.clusters))),
+    )

@@ -98,14 +98,20 @@ def test_feedback_summary_reproduces_report_means():
     assert summary.mean_understood_restorative_process == Decimal("9.0")
 
 
-def test_score15_summary_pairs_members():
+def test_score15_summary_means_from_sums():
+    # T1 m1 3.00, m2 2.00, m3 4.00; T2 m1 2.50, m2 2.20: changes -0.50 and +0.20.
     summary = aggregate.score15_summary(
-        {"m1": Decimal("3.00"), "m2": Decimal("2.00"), "m3": Decimal("4.00")},
-        {"m1": Decimal("2.50"), "m2": Decimal("2.20")},
+        aggregate.Score15Sums(3, Decimal("9.00"), 2, Decimal("4.70"), 2, Decimal("-0.30"), 1, 1)
     )
-    assert summary.paired == 2
+    assert (summary.members_t1, summary.members_t2, summary.paired) == (3, 2, 2)
+    assert (summary.mean_t1, summary.mean_t2) == (Decimal("3.00"), Decimal("2.35"))
     assert summary.mean_change == Decimal("-0.15")
     assert (summary.fewer_difficulties, summary.more_difficulties) == (1, 1)
+    # Rounded half up to the hundredth, as `mean`; no members, no mean.
+    assert aggregate.score15_summary(
+        aggregate.Score15Sums(2, Decimal("4.45"), 0, None, 0, None, 0, 0)
+    ).mean_t1 == (Decimal("2.23"))
+    assert aggregate.score15_summary(aggregate.Score15Sums(0, None, 0, None, 0, None, 0, 0)).mean_t1 is None
 
 
 def test_closure_reasons_list_every_reason_even_when_none_closed_with_it():

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.goals_api.access import team_uuids
+from services.goals_api.access import plans_in_scope
 from services.goals_api.codes.table import is_valid_code
 from services.goals_api.goals.models import Action, Evaluation, Goal, Score
 from services.goals_api.goals.schemas import (
@@ -356,10 +356,11 @@ def _overdue_where(user: Principal, worker_sub: str | None, as_of: date) -> list
         Goal.status == GoalStatus.ACTIVE.value,
         Goal.review_due_on < as_of,
     ]
+    # Always the caller's teams (as GET /v1/plans): a lead worker who is not, or no longer, in the
+    # plan's team does not see its family, plan and goal ids.
+    where.append(plans_in_scope(user))
     if user.role is Role.PRACTITIONER:
         where.append(Plan.lead_worker_sub == user.sub)
-    else:
-        where.append(Plan.team_id.in_(team_uuids(user)))
     if worker_sub is not None:
         where.append(Plan.lead_worker_sub == worker_sub)
     return where

@@ -36,7 +36,13 @@ class PlanCreate(RequestModel):
     formulation_version: int = Field(ge=1, strict=True)
     overall_goal: Text
     review_every_days: int = Field(default=7, ge=1, le=90, strict=True)
-    lead_worker_sub: Sub | None = None
+    lead_worker_sub: Sub | None = Field(
+        default=None,
+        description="Leave out: the plan is led by the family's lead worker (set by a team manager in "
+        "the formulation service; 422 lead_worker_mismatch if another is named). Before it is known "
+        "here only the caller may be named (422 lead_worker_not_caller); left out, the formulation's "
+        "lead worker leads.",
+    )
     opened_on: date | None = None
 
 

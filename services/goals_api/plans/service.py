@@ -6,11 +6,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.goals_api.access import require_scope, team_uuids
+from services.goals_api.access import plans_in_scope, require_scope
 from services.goals_api.goals.models import Goal
 from services.goals_api.goals.status import set_status
 from services.goals_api.plans.models import Plan
@@ -72,11 +72,7 @@ async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) ->
         formulation_version=formulation.version,
         cluster_code=formulation.cluster_code,
         team_id=team_id,
-        # The family's lead worker now (it may have changed since the formulation was completed).
-        lead_worker_sub=body.lead_worker_sub
-        or (family.lead_worker_sub if family is not None else None)
-        or formulation.lead_worker_sub
-        or user.sub,
+        lead_worker_sub=_lead_worker(user, body, family, formulation),
         overall_goal=body.overall_goal,
         review_every_days=body.review_every_days,
         status="open",
@@ -106,6 +102,36 @@ async def open_plan(session: AsyncSession, user: Principal, body: PlanCreate) ->
         },
     )
     return plan
+
+
+def _lead_worker(
+    user: Principal, body: PlanCreate, family: KnownFamily | None, formulation: KnownFormulation
+) -> str:
+    """One family, one lead worker: a team manager sets it in the formulation service and the plan
+    follows it (consumers._plans_follow_family). The body cannot name anyone else, since the
+    overdue reviews are chased with (and shown to) the plan's lead worker."""
+    known = family.lead_worker_sub if family is not None else None
+    if known is not None:
+        if body.lead_worker_sub is not None and body.lead_worker_sub != known:
+            raise unprocessable(
+                "body.lead_worker_sub",
+                "lead_worker_mismatch",
+                "the family has another lead worker: a team manager changes it in the "
+                "formulation service, and the plan follows",
+            )
+        return known
+    # Not known here yet (no referral.accepted or lead worker change has arrived): nothing shows
+    # who else may lead, so only the caller may name themself; the plan follows the family later.
+    if body.lead_worker_sub is not None:
+        if body.lead_worker_sub != user.sub:
+            raise unprocessable(
+                "body.lead_worker_sub",
+                "lead_worker_not_caller",
+                "the family's lead worker is not known yet: name yourself or leave it out "
+                "(the formulation's lead worker)",
+            )
+        return user.sub
+    return formulation.lead_worker_sub or user.sub
 
 
 async def load_plan(
@@ -265,12 +291,7 @@ async def add_sustainability_plan(
 
 def plans_query(user: Principal, family_id: uuid.UUID | None, status: str | None) -> Select[Plan]:
     """Plans of the caller's teams (plans without a team are listed by cluster)."""
-    stmt = select(Plan).where(
-        or_(
-            Plan.team_id.in_(team_uuids(user)),
-            and_(Plan.team_id.is_(None), Plan.cluster_code.in_(list(user.clusters))),
-        )
-    )
+    stmt = select(Plan).where(plans_in_scope(user))
     if family_id is not None:
         stmt = stmt.where(Plan.family_id == family_id)
     if status is not None:

@@ -29,9 +29,14 @@ def percent(part: int, whole: int) -> int | None:
 
 
 def mean(values: Sequence[int | Decimal], places: Decimal = _TENTH) -> Decimal | None:
-    if not values:
+    return mean_of(Decimal(sum(values)), len(values), places)
+
+
+def mean_of(total: Decimal | None, n: int, places: Decimal = _TENTH) -> Decimal | None:
+    """A mean from a sum and a count summed in SQL (the same figure as `mean`, to the digit)."""
+    if n == 0 or total is None:
         return None
-    return (Decimal(sum(values)) / Decimal(len(values))).quantize(places, ROUND_HALF_UP)
+    return (Decimal(total) / Decimal(n)).quantize(places, ROUND_HALF_UP)
 
 
 # --- goal progress ---------------------------------------------------------------------------
@@ -222,18 +227,30 @@ class Score15Summary:
     more_difficulties: int
 
 
-def score15_summary(t1_totals: dict[str, Decimal], t2_totals: dict[str, Decimal]) -> Score15Summary:
-    """Totals keyed by a pseudonymous member key; change is computed on paired members only."""
-    paired = sorted(set(t1_totals) & set(t2_totals))
-    changes = [t2_totals[k] - t1_totals[k] for k in paired]
+@dataclass(frozen=True)
+class Score15Sums:
+    """Counted and summed in SQL over members (plan, member); change = T2 - T1 of paired members."""
+
+    members_t1: int
+    sum_t1: Decimal | None
+    members_t2: int
+    sum_t2: Decimal | None
+    paired: int
+    sum_change: Decimal | None
+    fewer_difficulties: int
+    more_difficulties: int
+
+
+def score15_summary(sums: Score15Sums) -> Score15Summary:
+    """Means to the hundredth; change is over paired members only (negative = fewer difficulties)."""
     hundredth = Decimal("0.01")
     return Score15Summary(
-        members_t1=len(t1_totals),
-        members_t2=len(t2_totals),
-        paired=len(paired),
-        mean_t1=mean(list(t1_totals.values()), hundredth),
-        mean_t2=mean(list(t2_totals.values()), hundredth),
-        mean_change=mean(changes, hundredth),
-        fewer_difficulties=sum(1 for c in changes if c < 0),
-        more_difficulties=sum(1 for c in changes if c > 0),
+        members_t1=sums.members_t1,
+        members_t2=sums.members_t2,
+        paired=sums.paired,
+        mean_t1=mean_of(sums.sum_t1, sums.members_t1, hundredth),
+        mean_t2=mean_of(sums.sum_t2, sums.members_t2, hundredth),
+        mean_change=mean_of(sums.sum_change, sums.paired, hundredth),
+        fewer_difficulties=sums.fewer_difficulties,
+        more_difficulties=sums.more_difficulties,
     )

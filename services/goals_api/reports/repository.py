@@ -16,7 +16,7 @@ from services.goals_api.goals.models import Action, Goal
 from services.goals_api.measures.models import FeedbackSurvey, Score15Response
 from services.goals_api.plans.models import Plan
 from services.goals_api.progress import Progress
-from services.goals_api.reports.aggregate import Feedback
+from services.goals_api.reports.aggregate import Feedback, Score15Sums
 
 SelectT = TypeVar("SelectT", bound=Select)
 
@@ -132,33 +132,38 @@ async def feedback_rows(session: AsyncSession, scope: Scope) -> list[Feedback]:
     return [Feedback(*r) for r in rows]
 
 
-async def score15_totals(
-    session: AsyncSession, scope: Scope
-) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """T1 and T2 totals keyed by (plan, member); the period applies to the T1 date."""
+async def score15_sums(session: AsyncSession, scope: Scope) -> Score15Sums:
+    """Members at T1 and at T2, their totals' sums, and T2 - T1 of each member (plan, member) with
+    both, all in SQL: one row comes back however many responses there are (fetching a row per
+    response and pairing them here took 1.8 s at 240k). The period applies to the member's T1 date
+    (their T2 date when there is no T1)."""
+    s = Score15Response
     t1 = Score15Response.__table__.alias("t1")
+    is_t1, is_t2 = s.timepoint == "T1", s.timepoint == "T2"
+    change = s.total - t1.c.total  # null unless a T2 with its member's T1 (at most one: unique)
     stmt = (
         select(
-            Score15Response.plan_id,
-            Score15Response.member_ref,
-            Score15Response.timepoint,
-            Score15Response.total,
+            func.count().filter(is_t1),
+            func.sum(s.total).filter(is_t1),
+            func.count().filter(is_t2),
+            func.sum(s.total).filter(is_t2),
+            func.count(change),
+            func.sum(change),
+            func.count().filter(change < 0),
+            func.count().filter(change > 0),
         )
-        .join(Plan, Plan.id == Score15Response.plan_id)
+        .select_from(s)
+        .join(Plan, Plan.id == s.plan_id)
         .outerjoin(
             t1,
             and_(
-                t1.c.plan_id == Score15Response.plan_id,
-                t1.c.member_ref == Score15Response.member_ref,
+                is_t2,
+                t1.c.plan_id == s.plan_id,
+                t1.c.member_ref == s.member_ref,
                 t1.c.timepoint == "T1",
             ),
         )
     )
-    day = func.coalesce(t1.c.completed_on, Score15Response.completed_on)
-    rows = (await session.execute(_scoped(stmt, scope, day))).all()
-    first: dict[str, Decimal] = {}
-    second: dict[str, Decimal] = {}
-    for plan_id, member, timepoint, total in rows:
-        key = f"{plan_id}/{member}"
-        (first if timepoint == "T1" else second)[key] = Decimal(total)
-    return first, second
+    day = func.coalesce(t1.c.completed_on, s.completed_on)
+    row = (await session.execute(_scoped(stmt, scope, day))).one()
+    return Score15Sums(*row)

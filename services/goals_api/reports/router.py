@@ -262,8 +262,7 @@ async def feedback(user: Reporters, session: DbSession, filters: ReportQuery) ->
 
 @router.get("/score15", response_model=Score15Report, summary="SCORE-15 at T1 and T2")
 async def score15(user: Reporters, session: DbSession, filters: ReportQuery) -> Score15Report:
-    t1, t2 = await repository.score15_totals(session, filters.scope(user))
-    s = aggregate.score15_summary(t1, t2)
+    s = aggregate.score15_summary(await repository.score15_sums(session, filters.scope(user)))
     if filters.published:
         return Score15Report(
             filters=filters.echo(),

@@ -35,6 +35,14 @@ class ServiceRecordRow(Base):
             "occurred_on",
             postgresql_where=text("type LIKE 'res_%'"),
         ),
+        # Sustained outcomes start from the closed RES plans of a window: a partial index of those
+        # only (statutory imports pay nothing), covering what the query reads from them.
+        Index(
+            "ix_service_records_res_closed",
+            "occurred_on",
+            postgresql_include=["cluster_code", "child_ref"],
+            postgresql_where=text("type = 'res_plan_closed'"),
+        ),
         Index("ix_service_records_received_at", "received_at"),
     )
 
