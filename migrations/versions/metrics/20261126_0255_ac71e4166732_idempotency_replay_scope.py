@@ -1,7 +1,7 @@
 """idempotency replay scope: the token's fingerprint and the audited resources
 
 Revision ID: ac71e4166732
-Revises: 690787b1a0f5
+Revises: b7e3d91c4a60
 Create Date: 2026-11-26 02:55:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "ac71e4166732"
-down_revision: str | Sequence[str] | None = "690787b1a0f5"
+down_revision: str | Sequence[str] | None = "b7e3d91c4a60"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
