@@ -116,8 +116,13 @@ class Relay:
         infra = infra_for(self.schema)
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
+            # Relayed rows that occurred before the cutoff (relayed within moments of occurring):
+            # occurred_at carries the index; published_at only says the row has gone.
             outbox = await conn.execute(
-                delete(infra.outbox).where(infra.outbox.c.published_at < now - timedelta(days=outbox_days))
+                delete(infra.outbox).where(
+                    infra.outbox.c.occurred_at < now - timedelta(days=outbox_days),
+                    infra.outbox.c.published_at.is_not(None),
+                )
             )
             processed = await conn.execute(
                 delete(infra.processed_events).where(

@@ -235,8 +235,15 @@ async def test_prune_drops_only_what_has_expired(formulation_client, auth, backb
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "update formulation.outbox set published_at = now() - interval '8 days' "
-                "where subject_id = 'P-1'"
+                "update formulation.outbox set occurred_at = now() - interval '8 days', "
+                "published_at = now() - interval '8 days' where subject_id = 'P-1'"
+            )
+        )
+        # an old event the relay has not sent yet (Redis was down for a week) is kept
+        await conn.execute(
+            text(
+                "insert into formulation.outbox (event_id, type, version, occurred_at, subject_id, payload) "
+                "values (gen_random_uuid(), 'cluster.upserted', 1, now() - interval '9 days', 'P-0', '{}')"
             )
         )
         await conn.execute(
@@ -256,7 +263,8 @@ async def test_prune_drops_only_what_has_expired(formulation_client, auth, backb
         )
     assert await relay.prune() == {"outbox": 1, "processed_events": 1, "idempotency_keys": 1}
     async with engine.connect() as conn:
-        assert await conn.scalar(text("select subject_id from formulation.outbox")) == "P-2"
+        kept = (await conn.execute(text("select subject_id from formulation.outbox order by 1"))).scalars()
+        assert list(kept) == ["P-0", "P-2"]
         assert await conn.scalar(text("select key from formulation.idempotency_keys")) == "new"
 
 
