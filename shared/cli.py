@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +49,14 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
     with database_url(_settings()) as url:
         make_revision(args.service, url, args.message)
     return 0
+
+
+def _team_id(value: str) -> str:
+    """Team ids are UUIDs: the APIs refuse a token holding anything else, so refuse it here."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a team id (a UUID)") from None
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -301,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tok = sub.add_parser("token", help="print a development JWT")
     tok.add_argument("--role", required=True, choices=[r.value for r in Role])
-    tok.add_argument("--team", action="append", help="team id scope (repeatable)")
+    tok.add_argument("--team", action="append", type=_team_id, help="team id (a UUID) scope (repeatable)")
     tok.add_argument("--cluster", action="append", help="cluster code scope (repeatable)")
     tok.add_argument("--sub", help="subject (user id); default <role>-dev")
     tok.add_argument("--ttl", type=int, default=12 * 3600, help="lifetime in seconds")

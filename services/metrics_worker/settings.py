@@ -46,7 +46,11 @@ class Settings(ServiceSettings):
         new one would give the same children other pseudonyms, so a file imported again would be
         counted twice."""
         if not self.pseudonym_key and self.env != "production" and not self.pseudonym_key_file.exists():
-            held = await session.scalar(text("SELECT EXISTS (SELECT 1 FROM metrics.service_records)"))
+            # Records made from the other services' events (type res_*) carry their own ids, not
+            # pseudonyms: only imported and partner-sent records were keyed.
+            held = await session.scalar(
+                text("SELECT EXISTS (SELECT 1 FROM metrics.service_records WHERE type NOT LIKE 'res\\_%')")
+            )
             if held:
                 raise PseudonymKeyMissing(
                     "metrics.service_records already holds records pseudonymised with a key that is "

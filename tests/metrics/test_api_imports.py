@@ -335,7 +335,7 @@ async def test_cli_refuses_missing_files_and_empty_files_with_one_json_line(tmp_
     code, out = await run("ssda903", str(tmp_path / "empty.csv"), "--sector-map", str(tmp_path / "s.csv"))
     assert (code, out["field"], out["rule"], out["message"]) == (
         2,
-        "file",
+        "episodes",  # named as the argument, as the API names its part
         "file_format",
         "the file is empty",
     )
@@ -456,3 +456,35 @@ async def test_the_api_will_not_make_a_new_pseudonym_key_over_held_records(
         assert await _records(backbone) == 1
     finally:
         key_file.write_bytes(kept)
+
+
+async def test_records_made_from_events_do_not_stop_a_first_key(apps, metrics_client, auth, backbone):
+    # a fresh development system: referrals have flowed in as events (ids, not pseudonyms), and
+    # nothing has been imported yet, so no key exists
+    settings = apps["metrics"].state.settings
+    async with backbone.engines["metrics"].begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO metrics.service_records (source_id, type, cluster_code, occurred_on, child_ref) "
+                "VALUES ('event:r1', 'res_referral_received', 'RES-1', '2018-04-01', 'referral:r1')"
+            )
+        )
+    key_file = settings.pseudonym_key_file
+    kept = key_file.read_bytes() if key_file.exists() else None
+    key_file.unlink(missing_ok=True)
+    try:
+        event = {
+            "type": "cla_start",
+            "cluster": "RES-1",
+            "date": "2018-04-01",
+            "child_ref": "p1",
+            "source_id": "k1",
+        }
+        r = await metrics_client.post(
+            "/v1/service-events", json={"events": [event]}, headers=auth("partner_system")
+        )
+        assert r.status_code == 200, r.text
+        assert key_file.exists()
+    finally:
+        if kept is not None:
+            key_file.write_bytes(kept)
