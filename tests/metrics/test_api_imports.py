@@ -3,6 +3,7 @@
 import argparse
 import json
 
+import pytest
 from sqlalchemy import text
 
 from services.metrics_worker.cli import register, run_import
@@ -418,50 +419,60 @@ def test_cli_import_without_database_url_uses_the_embedded_server_of_rethink_dev
     assert Handle.cleaned
 
 
-async def test_the_api_will_not_make_a_new_pseudonym_key_over_held_records(
-    apps, metrics_client, auth, backbone
-):
-    settings = apps["metrics"].state.settings
-    event = {
-        "type": "cla_start",
-        "cluster": "RES-1",
-        "date": "2018-04-01",
-        "child_ref": "p1",
-        "source_id": "k1",
-    }
-    r = await metrics_client.post(
-        "/v1/service-events", json={"events": [event]}, headers=auth("partner_system")
-    )
-    assert r.status_code == 200, r.text
-    key_file = settings.pseudonym_key_file
-    kept = key_file.read_bytes()
-    key_file.unlink()  # a data folder lost, or another one
-    try:
-        again = {**event, "source_id": "k2"}
-        r = await metrics_client.post(
-            "/v1/service-events", json={"events": [again]}, headers=auth("partner_system")
-        )
-        assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
-        assert r.headers["content-type"].startswith("application/problem+json")
-        r = await metrics_client.post(
-            "/v1/imports/ssda903",
-            files={
-                "episodes": ("e.csv", episodes(row("A", "01/04/2018")), "text/csv"),
-                "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
-            },
-            headers=auth("analyst"),
-        )
-        assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
-        assert not key_file.exists()
-        assert await _records(backbone) == 1
-    finally:
+PARTNER_EVENT = {
+    "type": "cla_start",
+    "cluster": "RES-1",
+    "date": "2018-04-01",
+    "child_ref": "p1",
+    "source_id": "k1",
+}
+
+
+@pytest.fixture
+def lost_key_file(apps):
+    """The metrics API's development key file taken away for the test (a data folder lost, or
+    another one), and put back after it."""
+    key_file = apps["metrics"].state.settings.pseudonym_key_file
+    kept = key_file.read_bytes() if key_file.exists() else None
+    key_file.unlink(missing_ok=True)
+    yield key_file
+    if kept is not None:
         key_file.write_bytes(kept)
 
 
-async def test_records_made_from_events_do_not_stop_a_first_key(apps, metrics_client, auth, backbone):
+async def _post_partner_event(client, auth, **changes):
+    event = {**PARTNER_EVENT, **changes}
+    return await client.post("/v1/service-events", json={"events": [event]}, headers=auth("partner_system"))
+
+
+async def test_the_api_will_not_make_a_new_pseudonym_key_over_held_records(
+    metrics_client, auth, backbone, lost_key_file
+):
+    r = await _post_partner_event(metrics_client, auth)  # keyed with a key made for it
+    assert r.status_code == 200, r.text
+    key_file = lost_key_file
+    key_file.unlink()  # and that key lost in turn
+    r = await _post_partner_event(metrics_client, auth, source_id="k2")
+    assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await metrics_client.post(
+        "/v1/imports/ssda903",
+        files={
+            "episodes": ("e.csv", episodes(row("A", "01/04/2018")), "text/csv"),
+            "sector_map": ("s.csv", sector_map_csv(), "text/csv"),
+        },
+        headers=auth("analyst"),
+    )
+    assert (r.status_code, r.json()["rule"]) == (503, "pseudonym_key_missing")
+    assert not key_file.exists()
+    assert await _records(backbone) == 1
+
+
+async def test_records_made_from_events_do_not_stop_a_first_key(
+    metrics_client, auth, backbone, lost_key_file
+):
     # a fresh development system: referrals have flowed in as events (ids, not pseudonyms), and
     # nothing has been imported yet, so no key exists
-    settings = apps["metrics"].state.settings
     async with backbone.engines["metrics"].begin() as conn:
         await conn.execute(
             text(
@@ -469,22 +480,6 @@ async def test_records_made_from_events_do_not_stop_a_first_key(apps, metrics_cl
                 "VALUES ('event:r1', 'res_referral_received', 'RES-1', '2018-04-01', 'referral:r1')"
             )
         )
-    key_file = settings.pseudonym_key_file
-    kept = key_file.read_bytes() if key_file.exists() else None
-    key_file.unlink(missing_ok=True)
-    try:
-        event = {
-            "type": "cla_start",
-            "cluster": "RES-1",
-            "date": "2018-04-01",
-            "child_ref": "p1",
-            "source_id": "k1",
-        }
-        r = await metrics_client.post(
-            "/v1/service-events", json={"events": [event]}, headers=auth("partner_system")
-        )
-        assert r.status_code == 200, r.text
-        assert key_file.exists()
-    finally:
-        if kept is not None:
-            key_file.write_bytes(kept)
+    r = await _post_partner_event(metrics_client, auth)
+    assert r.status_code == 200, r.text
+    assert lost_key_file.exists()
