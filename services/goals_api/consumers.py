@@ -93,12 +93,17 @@ async def _plans_follow_family(
     family_id: uuid.UUID,
     family: Row[uuid.UUID | None, str | None, datetime | None],
     actor: Principal,
+    *,
+    case_open: bool = False,
 ) -> None:
     """The family's open plan is worked by the family's team and lead worker as they now stand
     (one family, one lead worker, one plan): team scoping and overdue reviews follow the family.
     A replay, or an older event applied late, finds nothing to change. Closed plans stay with the
-    team that worked them (its record and its report figures)."""
+    team that worked them (its record and its report figures). ``case_open``: the family's case
+    is open again, so a plan marked by an unknown-reason closure is no longer marked."""
     values: dict[str, Any] = {}
+    if case_open:
+        values["family_closed_on"] = None
     if family.team_id is not None:
         values["team_id"] = family.team_id
     if family.lead_worker_sub is not None:
@@ -135,7 +140,9 @@ async def on_referral_accepted(session: AsyncSession, event: EventEnvelope) -> N
             "status_since": {"accepted_on": p.accepted_on, "closed_on": None},
         },
     )
-    await _plans_follow_family(session, p.family_id, family, ACCEPTED_ACTOR)
+    # Only an acceptance newer than the last closure reopens the case (status_since is the newest).
+    case_open = family.status_since is None or family.status_since <= event.occurred_at
+    await _plans_follow_family(session, p.family_id, family, ACCEPTED_ACTOR, case_open=case_open)
 
 
 async def on_family_closed(session: AsyncSession, event: EventEnvelope) -> None:

@@ -3,7 +3,7 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.goals.helpers import SUSTAINABILITY_PLAN, complete_formulations, open_plan
+from tests.goals.helpers import SUSTAINABILITY_PLAN, add_goal, complete_formulations, open_plan
 
 TEAM = uuid.uuid4()
 
@@ -65,6 +65,7 @@ async def test_close_with_stale_etag_and_idempotent_open(goals_client, auth, bac
     assert r1.json()["id"] == r2.json()["id"]
     assert r2.headers["idempotent-replayed"] == "true"
     plan_id = r1.json()["id"]
+    await add_goal(goals_client, worker, plan_id, f)  # "all goals achieved" needs a goal
     etag = (await goals_client.get(f"/v1/plans/{plan_id}", headers=worker)).headers["etag"]
     body = {"reason": "all_goals_achieved", "sustainability_plan": SUSTAINABILITY_PLAN}
     stale = await goals_client.post(

@@ -195,10 +195,13 @@ async def test_closure_reason_shares_and_average_length(goals_client, auth, back
     it = iter(formulations)
     for reason, n in counts.items():
         for _ in range(n):
-            plan = await open_plan(goals_client, worker, next(it), opened_on=days_ago(300).isoformat())
+            f = next(it)
+            plan = await open_plan(goals_client, worker, f, opened_on=days_ago(300).isoformat())
             body = {"reason": reason, "closed_on": days_ago(300 - length_days).isoformat()}
             if reason == "all_goals_achieved":
                 body["sustainability_plan"] = SUSTAINABILITY_PLAN
+                # A plan closed with all its goals achieved has goals.
+                await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(300).isoformat())
             r = await goals_client.post(f"/v1/plans/{plan['id']}/close", json=body, headers=worker)
             assert r.status_code == 200, r.text
     r = await goals_client.get("/v1/reports/closures", headers=auth("analyst"))

@@ -29,7 +29,7 @@ from services.goals_api.goals.schemas import (
 from services.goals_api.goals.status import emit_status, set_status
 from services.goals_api.plans.models import Plan
 from services.goals_api.plans.repository import bump_revision
-from services.goals_api.plans.service import active_goal_ids, load_plan, require_open
+from services.goals_api.plans.service import load_plan, require_open
 from services.goals_api.progress import Review, classify, review_due_on, reviews_without_progress
 from services.goals_api.projections.models import KnownFormulation
 from services.goals_api.settings import Settings
@@ -125,14 +125,15 @@ async def add_goal(session: AsyncSession, user: Principal, plan_id: uuid.UUID, b
             "target_before_baseline",
             "the target date is before the baseline",
         )
-    active = await active_goal_ids(session, plan.id)
+    busiest, active = await _most_active_since(session, plan.id, baseline_on)
     if len(active) >= MAX_ACTIVE_GOALS:
         raise conflict(
             "max_active_goals",
             f"a plan works on at most {MAX_ACTIVE_GOALS} sub-goals at a time: mark one achieved, "
-            "replaced or discontinued first",
+            "replaced or discontinued first (a back-dated baseline counts the goals active then)",
             max_active_goals=MAX_ACTIVE_GOALS,
             active_goal_ids=[str(g) for g in active],
+            active_on=busiest.isoformat(),
         )
     goal = Goal(
         id=uuid.uuid4(),
@@ -159,6 +160,35 @@ async def add_goal(session: AsyncSession, user: Principal, plan_id: uuid.UUID, b
     await audit.record(session, user, "create", "goal", goal.id)
     await emit_status(session, goal, baseline_on)
     return goal
+
+
+async def _most_active_since(
+    session: AsyncSession, plan_id: uuid.UUID, since: date
+) -> tuple[date, list[uuid.UUID]]:
+    """The day from `since` to today with the most goals active, and those goals.
+
+    A goal is active from its baseline until (not on) its status change date, so a goal replaced
+    on a day and its replacement baselined that day do not overlap. Only starts can raise the
+    count, so the busiest day is `since` or a later baseline.
+    """
+    rows = (
+        await session.execute(
+            select(Goal.id, Goal.baseline_on, Goal.status, Goal.status_changed_on).where(
+                Goal.plan_id == plan_id
+            )
+        )
+    ).all()
+
+    def active_on(day: date) -> list[uuid.UUID]:
+        return [
+            goal_id
+            for goal_id, start, status, changed_on in rows
+            if start <= day and (status == GoalStatus.ACTIVE.value or changed_on is None or day < changed_on)
+        ]
+
+    days = {since} | {start for _, start, _, _ in rows if since < start <= today()}
+    busiest = max(sorted(days), key=lambda day: len(active_on(day)))
+    return busiest, active_on(busiest)
 
 
 async def load_goal(
@@ -247,7 +277,8 @@ async def add_actions(
     rows = []
     for i, item in enumerate(items):
         field = "body.done_on" if len(items) == 1 else f"body.actions[{i}].done_on"
-        _check_day(field, item.done_on, plan.opened_on, "before_plan_opened", "an action")
+        # The goal's baseline is on or after the plan's opening: work on a goal starts with it.
+        _check_day(field, item.done_on, goal.baseline_on, "before_baseline", "an action")
         rows.append(
             Action(
                 id=uuid.uuid4(),

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals_api.access import plans_in_scope, require_scope
-from services.goals_api.goals.models import Goal
+from services.goals_api.goals.models import Action, Goal, Score
 from services.goals_api.goals.status import set_status
 from services.goals_api.plans.models import Plan
 from services.goals_api.plans.repository import bump_revision
@@ -169,6 +169,13 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
             "with the family (what was worked on, achieved, how to keep going, supports with "
             "contact details, what to look out for)",
         )
+    has_goals = await session.scalar(select(Goal.id).where(Goal.plan_id == plan.id).limit(1))
+    if body.reason is ClosureReason.ALL_GOALS_ACHIEVED and has_goals is None:
+        raise unprocessable(
+            "body.reason",
+            "no_goals",
+            "the plan has no sub-goals, so none were achieved: close it with another reason",
+        )
     closed_on = body.closed_on or today()
     if closed_on > today():
         raise unprocessable("body.closed_on", "date_in_future", "a plan cannot close in the future")
@@ -186,9 +193,29 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
             "the plan's active sub-goals end on the closing date, which cannot be before their "
             f"baseline ({latest_baseline.isoformat()})",
         )
+    latest_work = await latest_recorded_work(session, plan.id)
+    if latest_work is not None and closed_on < latest_work:
+        raise unprocessable(
+            "body.closed_on",
+            "before_recorded_work",
+            "a plan cannot close before work recorded on it (a score, action or status change on "
+            f"{latest_work.isoformat()})",
+        )
     sustainability = body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
     await _close(session, user, plan, body.reason, closed_on, sustainability)
     return plan
+
+
+async def latest_recorded_work(session: AsyncSession, plan_id: uuid.UUID) -> date | None:
+    """The latest score (evaluations record one too), action or goal status change on the plan."""
+    goal_ids = select(Goal.id).where(Goal.plan_id == plan_id).scalar_subquery()
+    dates = [
+        select(func.max(Score.recorded_on)).where(Score.goal_id.in_(goal_ids)).scalar_subquery(),
+        select(func.max(Action.done_on)).where(Action.goal_id.in_(goal_ids)).scalar_subquery(),
+        select(func.max(Goal.status_changed_on)).where(Goal.plan_id == plan_id).scalar_subquery(),
+    ]
+    latest: date | None = await session.scalar(select(func.greatest(*dates)))
+    return latest
 
 
 async def _close(
@@ -266,8 +293,10 @@ async def close_for_family(
             await bump_revision(session, plan.id)
             await audit.record(session, FAMILY_CLOSED_ACTOR, "update", "plan", plan.id)
             continue
-        # A family closure back-dated before the plan opened still closes the plan, on its first day.
-        await _close(session, FAMILY_CLOSED_ACTOR, plan, reason, max(closed_on, plan.opened_on), None)
+        # A family closure back-dated before the plan opened, or before work recorded on it, still
+        # closes the plan: on its first day, or on the day of its latest recorded work.
+        on = max(closed_on, plan.opened_on, await latest_recorded_work(session, plan.id) or closed_on)
+        await _close(session, FAMILY_CLOSED_ACTOR, plan, reason, on, None)
 
 
 async def add_sustainability_plan(
@@ -297,10 +326,3 @@ def plans_query(user: Principal, family_id: uuid.UUID | None, status: str | None
     if status is not None:
         stmt = stmt.where(Plan.status == status)
     return stmt
-
-
-async def active_goal_ids(session: AsyncSession, plan_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await session.scalars(
-        select(Goal.id).where(Goal.plan_id == plan_id, Goal.status == GoalStatus.ACTIVE.value)
-    )
-    return list(rows)

@@ -74,7 +74,13 @@ class CategoryRow:
     n: int
     scored: int
     improved: int
+    unchanged: int
+    deteriorated: int
     percent_improved: int | None
+
+    @property
+    def no_score(self) -> int:
+        return self.n - self.scored
 
 
 def by_category(goals: Iterable[tuple[str, Progress, int]]) -> list[CategoryRow]:
@@ -83,18 +89,26 @@ def by_category(goals: Iterable[tuple[str, Progress, int]]) -> list[CategoryRow]
     Input rows are (category, progress, number of goals).
     """
     n: Counter[str] = Counter()
-    scored: Counter[str] = Counter()
-    improved: Counter[str] = Counter()
+    by: dict[str, Counter[Progress]] = {}
     for category, progress, count in goals:
         n[category] += count
-        if progress in SCORED:
-            scored[category] += count
-        if progress is Progress.IMPROVED:
-            improved[category] += count
-    return [
-        CategoryRow(c, n[c], scored[c], improved[c], percent(improved[c], scored[c]))
-        for c in sorted(n, key=lambda c: (-n[c], c))
-    ]
+        by.setdefault(category, Counter())[progress] += count
+    rows = []
+    for c in sorted(n, key=lambda c: (-n[c], c)):
+        scored = sum(by[c][p] for p in SCORED)
+        improved = by[c][Progress.IMPROVED]
+        rows.append(
+            CategoryRow(
+                category=c,
+                n=n[c],
+                scored=scored,
+                improved=improved,
+                unchanged=by[c][Progress.UNCHANGED],
+                deteriorated=by[c][Progress.DETERIORATED],
+                percent_improved=percent(improved, scored),
+            )
+        )
+    return rows
 
 
 # --- Table 4 ----------------------------------------------------------------------------------

@@ -132,10 +132,9 @@ async def goal_progress(
                 for c in cats
             ],
         )
-    cells, total = publish.line(
-        [shares.improved, shares.unchanged, shares.deteriorated, shares.no_score], shares.goals
-    )
-    grid = publish.categories(cats)
+    # The summary line is the totals row of the category table.
+    *rows, summary = publish.categories(cats)
+    cells, total = summary[:4], summary[4]
     return GoalProgressReport(
         filters=filters.echo(),
         goals=total,
@@ -143,22 +142,23 @@ async def goal_progress(
         unchanged=cells[1],
         deteriorated=cells[2],
         no_score=cells[3],
-        improved_pct=publish.pct(shares.improved_pct, *cells, total),
-        unchanged_pct=publish.pct(shares.unchanged_pct, *cells, total),
-        deteriorated_pct=publish.pct(shares.deteriorated_pct, *cells, total),
+        improved_pct=publish.pct(shares.improved_pct, *summary),
+        unchanged_pct=publish.pct(shares.unchanged_pct, *summary),
+        deteriorated_pct=publish.pct(shares.deteriorated_pct, *summary),
         reliable_change_points=settings.reliable_change_points,
-        improved_reliably=publish.single(up),
-        deteriorated_reliably=publish.single(down),
-        goals_worked_on_over_three_months=publish.single(over),
+        improved_reliably=publish.part(up, shares.improved),
+        deteriorated_reliably=publish.part(down, shares.deteriorated),
+        goals_worked_on_over_three_months=publish.part(over, shares.goals),
         by_category=[
             CategoryOut(
                 category=c.category,
                 label=_label(labels, c.category),
-                n=row[3],
+                n=row[4],
                 improved=row[0],
+                # improved / scored: hidden with any cell of its row (n - scored is no score).
                 percent_improved=publish.pct(c.percent_improved, *row),
             )
-            for c, row in zip(cats, grid, strict=False)
+            for c, row in zip(cats, rows, strict=True)
         ],
     )
 
@@ -264,15 +264,17 @@ async def feedback(user: Reporters, session: DbSession, filters: ReportQuery) ->
 async def score15(user: Reporters, session: DbSession, filters: ReportQuery) -> Score15Report:
     s = aggregate.score15_summary(await repository.score15_sums(session, filters.scope(user)))
     if filters.published:
+        # Fewer + more + unchanged = paired: one line with its total, so none comes back by subtraction.
+        (fewer, more, _), paired = publish.score15_change(s)
         return Score15Report(
             filters=filters.echo(),
             members_t1=publish.single(s.members_t1),
             members_t2=publish.single(s.members_t2),
-            paired=publish.single(s.paired),
+            paired=paired,
             mean_t1=publish.figure(s.mean_t1, s.members_t1),
             mean_t2=publish.figure(s.mean_t2, s.members_t2),
-            mean_change=publish.figure(s.mean_change, s.paired),
-            fewer_difficulties=publish.single(s.fewer_difficulties),
-            more_difficulties=publish.single(s.more_difficulties),
+            mean_change=publish.figure(s.mean_change, s.paired, paired),
+            fewer_difficulties=fewer,
+            more_difficulties=more,
         )
     return Score15Report(filters=filters.echo(), **s.__dict__)
