@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared import clock
 from tests.formulation.conftest import Org, audit_rows, outbox
 from tests.formulation.test_api_formulations import clean
 
@@ -125,7 +126,7 @@ async def test_group_supervision_needs_family_consent(org: Org) -> None:
     family_id = await org.family()
     sess = await org.client.post(
         "/v1/supervision-sessions",
-        json={"team_id": org.team_id, "kind": "group", "held_on": "2026-02-02"},
+        json={"team_id": org.team_id, "kind": "group", "held_on": clock.today().isoformat()},
         headers=org.tm,
     )
     assert sess.status_code == 201, sess.text

@@ -140,7 +140,7 @@ async def test_no_input_gives_a_server_error(org: Org) -> None:
         (
             "POST",
             f"/v1/formulations/{d.id}/factors",
-            org.sw1,
+            {**org.sw1, **any_tag},
             {"kind": "presenting", "text": "t", "driving": True},
         ),
         (
@@ -247,7 +247,9 @@ async def test_nul_characters_are_refused_naming_the_field(org: Org, db_engine) 
     assert (r.json()["rule"], r.json()["field"]) == ("no_nul_character", "body.family.members.0.name")
     d = await clean(org)
     r = await org.client.post(
-        f"/v1/formulations/{d.id}/factors", json={"kind": "protective", "text": "Nan\x00"}, headers=org.sw1
+        f"/v1/formulations/{d.id}/factors",
+        json={"kind": "protective", "text": "Nan\x00"},
+        headers={**org.sw1, "If-Match": d.etag},
     )
     assert (r.status_code, r.json()["field"]) == (422, "body.text")
     async with db_engine.connect() as conn:

@@ -35,7 +35,7 @@ class Draft:
             await self.c.post(
                 f"/v1/formulations/{self.id}/factors",
                 json={"kind": kind, "text": text or f"{kind} {name}", **extra},
-                headers=self.headers,
+                headers=self._h(),
             )
         )
         assert r.status_code == 201, r.text
@@ -116,7 +116,9 @@ def codes(walk: dict[str, Any]) -> list[str]:
 async def test_factor_kinds_are_validated(org: Org) -> None:
     d = await start(org)
     r = await org.client.post(
-        f"/v1/formulations/{d.id}/factors", json={"kind": "problem", "text": "x"}, headers=org.sw1
+        f"/v1/formulations/{d.id}/factors",
+        json={"kind": "problem", "text": "x"},
+        headers={**org.sw1, "If-Match": d.etag},
     )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -227,7 +229,7 @@ async def test_completed_is_immutable_and_reformulating_opens_version_two(org: O
     r = await org.client.post(
         f"/v1/formulations/{d.id}/factors",
         json={"kind": "presenting", "text": "x"},
-        headers=org.sw1,
+        headers={**org.sw1, "If-Match": d.etag},
     )
     assert r.status_code == 409 and r.json()["rule"] == "formulation_completed"
     r = await d.prioritise("other")

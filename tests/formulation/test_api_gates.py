@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from shared import clock
 from tests.formulation.conftest import Org
 from tests.formulation.test_api_formulations import ALL_FOUR, Draft, clean
 
@@ -63,7 +64,7 @@ async def test_withdrawn_consent_closes_the_gate_again(org: Org) -> None:
         consents[scope] = r.json()["id"]
     sess = await org.client.post(
         "/v1/supervision-sessions",
-        json={"team_id": org.team_id, "kind": "group", "held_on": "2026-02-02"},
+        json={"team_id": org.team_id, "kind": "group", "held_on": clock.today().isoformat()},
         headers=org.tm,
     )
     cases = f"/v1/supervision-sessions/{sess.json()['id']}/cases"

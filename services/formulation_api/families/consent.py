@@ -29,6 +29,13 @@ def _same_agency(a: str | None, b: str | None) -> bool:
     return (a or "").strip().casefold() == (b or "").strip().casefold()
 
 
+def same_consent(a: ConsentView, scope: ConsentScope, agency: str | None) -> bool:
+    """Does record `a` consent to the same thing: the scope, and for sharing the same agency?"""
+    return a.scope is scope and (
+        scope is not ConsentScope.SHARE_WITH_AGENCY or _same_agency(a.agency, agency)
+    )
+
+
 def has_consent(
     records: Sequence[ConsentView], scope: ConsentScope, at: datetime, agency: str | None = None
 ) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.formulation_api.common import now
 from services.formulation_api.families import repository
 from services.formulation_api.families.access import ensure_can_see
-from services.formulation_api.families.consent import ConsentScope, ConsentView, has_consent
+from services.formulation_api.families.consent import ConsentScope, ConsentView, has_consent, same_consent
 from services.formulation_api.families.models import (
     Consent,
     Family,
@@ -84,11 +84,29 @@ async def add_relationship(
 async def record_consent(
     session: AsyncSession, user: Principal, family_id: uuid.UUID, body: ConsentIn
 ) -> Consent:
-    family = await visible_family(session, user, family_id)
+    # Locked: two records at once would both pass the one-active-record check below.
+    family = await visible_family(session, user, family_id, lock=True)
     if body.scope is ConsentScope.SHARE_WITH_AGENCY and not body.agency:
         raise unprocessable("body.agency", "agency_required", "sharing consent names the agency")
     if body.scope is ConsentScope.GROUP_SUPERVISION and body.agency:
         raise unprocessable("body.agency", "agency_not_applicable", "group supervision names no agency")
+    # One active record per scope (and agency): with two, withdrawing one would leave consent in
+    # place. The family consents again after withdrawing.
+    active = next(
+        (
+            c
+            for c in await _active_consents(session, family.id)
+            if same_consent(_view(c), body.scope, body.agency)
+        ),
+        None,
+    )
+    if active is not None:
+        raise conflict(
+            "consent_already_given",
+            "the family's consent to this is already recorded; withdraw it first to record it anew",
+            field="body.scope",
+            consent_id=str(active.id),
+        )
     consent = Consent(
         family_id=family.id,
         scope=body.scope.value,
@@ -106,17 +124,31 @@ async def record_consent(
 async def withdraw_consent(
     session: AsyncSession, user: Principal, family_id: uuid.UUID, consent_id: uuid.UUID
 ) -> Consent:
-    family = await visible_family(session, user, family_id)
+    family = await visible_family(session, user, family_id, lock=True)
     consent = next((c for c in await repository.consents(session, family.id) if c.id == consent_id), None)
     if consent is None:
         raise not_found("consent", consent_id)
     if consent.withdrawn_at is not None:
         raise conflict("consent_already_withdrawn", "this consent was already withdrawn")
-    consent.withdrawn_at = now()
-    consent.withdrawn_recorded_by = user.sub
-    await session.flush()
-    await audit.record(session, user, "update", "consent", consent.id)
+    at = now()
+    view = _view(consent)
+    # Records made before one active record per scope was enforced may duplicate this one: the
+    # family withdrew the consent, so they all end, and the gate closes.
+    for c in await _active_consents(session, family.id):
+        if c.id == consent.id or same_consent(_view(c), view.scope, view.agency):
+            c.withdrawn_at = at
+            c.withdrawn_recorded_by = user.sub
+            await session.flush()
+            await audit.record(session, user, "update", "consent", c.id)
     return consent
+
+
+def _view(c: Consent) -> ConsentView:
+    return ConsentView(ConsentScope(c.scope), c.agency, c.given_at, c.withdrawn_at)
+
+
+async def _active_consents(session: AsyncSession, family_id: uuid.UUID) -> list[Consent]:
+    return [c for c in await repository.consents(session, family_id) if c.withdrawn_at is None]
 
 
 async def require_consent(
@@ -130,10 +162,7 @@ async def require_consent(
 ) -> None:
     """The consent gate: 403 naming the missing consent and `field`, the input that asked for it
     (e.g. "path.family_id", or "query.agency" on an export)."""
-    views = [
-        ConsentView(ConsentScope(c.scope), c.agency, c.given_at, c.withdrawn_at)
-        for c in await repository.consents(session, family_id)
-    ]
+    views = [_view(c) for c in await repository.consents(session, family_id)]
     if not has_consent(views, scope, at or now(), agency):
         raise Problem(
             403,
@@ -208,8 +237,10 @@ async def change_lead_worker(
     if family is None:
         raise not_found("family", family_id)
     team_service.ensure_manages(user, family.team_id)
-    # Team row first, then the family, as an allocation does: capacity checks serialise per team.
+    # Team row, the new worker's caseload, then the family, as an allocation does: checks
+    # serialise per worker across teams, and the shared order cannot deadlock with a re-opening.
     team = await team_service.require_team(session, family.team_id, lock=True)
+    await team_service.lock_caseload(session, body.lead_worker_sub)
     await session.refresh(family, with_for_update=True)
     if family.team_id != team.id:  # re-opened for another team in the meantime
         raise conflict("family_changed", "the family moved to another team; read it again")

@@ -115,7 +115,7 @@ async def get(
     "/v1/formulations/{formulation_id}/factors",
     status_code=201,
     response_model=FactorOut,
-    summary="Add a factor under one of the 6 Ps (If-Match optional)",
+    summary="Add a factor under one of the 6 Ps (If-Match required)",
 )
 async def add_factor(
     user: Staff,
@@ -174,7 +174,7 @@ async def delete_factor(
 @router.put(
     "/v1/formulations/{formulation_id}/factors/{factor_id}/prioritisation",
     response_model=FactorOut,
-    summary="Apply the 4 Ps to a perpetuating factor (priority only when all four hold)",
+    summary="Apply the 4 Ps to a perpetuating factor (priority only when all four hold; If-Match)",
 )
 async def prioritise(
     user: Staff,
@@ -224,7 +224,7 @@ async def get_walk_back(user: Staff, formulation_id: FormulationId, session: DbS
 @router.post(
     "/v1/formulations/{formulation_id}/complete",
     response_model=FormulationOut,
-    summary="Complete: needs a clean walk-back or a team manager's override reason",
+    summary="Complete: needs a clean walk-back or a team manager's override reason (If-Match required)",
 )
 async def complete(
     user: Staff,
@@ -244,7 +244,10 @@ async def complete(
     "/v1/formulations/{formulation_id}/reformulate",
     status_code=201,
     response_model=FormulationCreated,
-    summary="Open a new draft version linked to this completed one (same consent gate as creating)",
+    summary=(
+        "Open a new draft version linked to this completed one, the family's latest (same consent "
+        "gate as creating); completing the new version supersedes this one"
+    ),
 )
 async def reformulate(
     user: Staff, formulation_id: FormulationId, session: DbSession, response: Response
@@ -304,7 +307,8 @@ async def export_formulation(
     agency: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
     loaded = await service.load(session, user, formulation_id)
-    if loaded.formulation.status != FormulationStatus.COMPLETED.value:
+    # A superseded version was completed too: it stays the record of what was agreed then.
+    if loaded.formulation.status == FormulationStatus.DRAFT.value:
         raise conflict("formulation_not_completed", "only a completed formulation is exported")
     if recipient is Recipient.AGENCY:
         if not agency:

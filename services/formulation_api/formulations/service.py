@@ -93,10 +93,8 @@ async def for_change(
     user: Principal,
     request: Request,
     formulation_id: uuid.UUID,
-    *,
-    if_match_required: bool = True,
 ) -> Loaded:
-    """Lock the formulation, check scope, draft status and If-Match before any change."""
+    """Lock the formulation, check scope, draft status, an open case and If-Match before any change."""
     loaded = await load(session, user, formulation_id, lock=True)
     if loaded.formulation.status != FormulationStatus.DRAFT.value:
         raise conflict(
@@ -104,9 +102,18 @@ async def for_change(
             "a completed formulation is immutable; re-formulate to open a new version",
             formulation_id=str(formulation_id),
         )
-    check_if_match(request, loaded.formulation.revision, required=if_match_required)
+    await _ensure_family_open(session, loaded.family)
+    check_if_match(request, loaded.formulation.revision, required=True)
     await ensure_context_consent(session, loaded.family.id, loaded.formulation.context)
     return loaded
+
+
+async def _ensure_family_open(session: AsyncSession, family: Family) -> None:
+    """A closed case's record is not added to (re-opening it is a re-referral). The family row is
+    read under a share lock so a close cannot land between this check and the change's commit
+    (a completion would otherwise be emitted after family.closed)."""
+    await session.refresh(family, with_for_update={"read": True})
+    ensure_open(family, field="path.formulation_id")
 
 
 async def _touch(session: AsyncSession, user: Principal, formulation: Formulation) -> None:
@@ -154,7 +161,7 @@ async def add_factor(
     formulation_id: uuid.UUID,
     body: FactorIn,
 ) -> Factor:
-    loaded = await for_change(session, user, request, formulation_id, if_match_required=False)
+    loaded = await for_change(session, user, request, formulation_id)
     factor = Factor(
         formulation_id=formulation_id,
         position=len(loaded.factors),
@@ -334,6 +341,12 @@ async def complete(
     f.override_reason = reason.strip() if decision.overridden and reason else None
     for req in await repository.open_requests(session, family.id):
         req.resolved_by_formulation_id = f.id
+    # The versions this one follows are history now: still readable and exportable, and a plan
+    # the goals service opened on one keeps it (it learned the version from its own event).
+    for earlier in await repository.for_family(session, family.id):
+        if earlier.version < f.version and earlier.status == FormulationStatus.COMPLETED.value:
+            earlier.status = FormulationStatus.SUPERSEDED.value
+            await _touch(session, user, earlier)  # its GET shows the new status: a new ETag
     await _touch(session, user, f)
     await emit(
         session,
@@ -361,13 +374,15 @@ async def reformulate(session: AsyncSession, user: Principal, formulation_id: uu
     """Open a new draft version from a completed one, copying its factors and next steps."""
     loaded = await load(session, user, formulation_id)
     source = loaded.formulation
-    if source.status != FormulationStatus.COMPLETED.value:
-        raise conflict("formulation_not_completed", "only a completed formulation is re-formulated")
     await visible_family(session, user, source.family_id, lock=True)
+    await session.refresh(source)  # as of the family lock: a completion may have superseded it
+    if source.status == FormulationStatus.DRAFT.value:
+        raise conflict("formulation_not_completed", "only a completed formulation is re-formulated")
     ensure_open(loaded.family, field="path.formulation_id")
     await ensure_context_consent(session, source.family_id, source.context)
     existing = await repository.for_family(session, source.family_id)
     await _no_open_draft(existing)
+    _ensure_latest(source, existing)
     new = Formulation(
         family_id=source.family_id,
         version=existing[-1].version + 1,
@@ -417,10 +432,27 @@ async def reformulate(session: AsyncSession, user: Principal, formulation_id: uu
     return new
 
 
+def _ensure_latest(source: Formulation, existing: Sequence[Formulation]) -> None:
+    """The versions form one chain: only the latest completed version is re-formulated, so an
+    older one cannot fork it (and a superseded one is never the latest)."""
+    done = [f for f in existing if f.status == FormulationStatus.COMPLETED.value]
+    latest = done[-1] if done else None
+    if latest is None or latest.id != source.id:
+        raise conflict(
+            "not_latest_version",
+            "only the latest completed version is re-formulated"
+            + (f": version {latest.version}" if latest else ""),
+            field="path.formulation_id",
+            latest_id=str(latest.id) if latest else None,
+            latest_version=latest.version if latest else None,
+        )
+
+
 async def reflect(
     session: AsyncSession, user: Principal, formulation_id: uuid.UUID, body: ReflectionIn
 ) -> Reflection:
     loaded = await load(session, user, formulation_id)
+    await _ensure_family_open(session, loaded.family)
     reflection = Reflection(
         formulation_id=loaded.formulation.id,
         way=body.way.value,

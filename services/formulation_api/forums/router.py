@@ -130,7 +130,10 @@ async def add_feedback(
 @router.put(
     "/{forum_id}/alignment",
     response_model=AlignmentOut,
-    summary="Practice and Progress: every participant's score at start and end",
+    summary=(
+        "Practice and Progress: participants' scores at start and end (an omitted score is kept, "
+        "null clears it)"
+    ),
 )
 async def put_alignment(
     user: Organisers, forum_id: uuid.UUID, body: AlignmentIn, session: DbSession
@@ -156,8 +159,12 @@ async def put_alignment(
             row = AlignmentScore(session_id=forum.id, participant=s.participant)
             session.add(row)
             existing[s.participant] = row
-        row.start_score = s.start
-        row.end_score = s.end
+        # Scores come in two phases (start, then end): an omitted score keeps the stored one, an
+        # explicit null clears it.
+        if "start" in s.model_fields_set:
+            row.start_score = s.start
+        if "end" in s.model_fields_set:
+            row.end_score = s.end
     await session.flush()
     await audit.record(session, user, "update", "forum_session", forum.id)
     return _alignment_out(existing.values())

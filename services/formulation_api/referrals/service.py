@@ -184,7 +184,8 @@ async def accept(session: AsyncSession, user: Principal, referral_id: uuid.UUID,
     membership = next((m for m in memberships if user.in_team(m.team_id)), None)
     if membership is None:
         raise forbidden("you do not manage the lead worker's team", rule="team_scope")
-    # Lock the team so two allocations cannot both take a worker's last place.
+    # Lock the team (limits, members); check_capacity then locks the worker's caseload, so two
+    # allocations, from this team or another, cannot both take a worker's last place.
     team = await team_service.require_team(session, membership.team_id, lock=True)
     check = await team_service.check_capacity(session, team, body.lead_worker_sub)
     if not check.ok:

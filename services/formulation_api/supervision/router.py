@@ -1,12 +1,13 @@
 """Outcome-focused supervision; a family is discussed in group supervision only with its consent."""
 
 import uuid
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query
 from sqlalchemy import select
 
-from services.formulation_api.common import team_uuids
+from services.formulation_api.common import now, team_uuids
 from services.formulation_api.families.consent import ConsentScope
 from services.formulation_api.families.service import require_consent, visible_family
 from services.formulation_api.formulations.models import Reflection
@@ -21,7 +22,7 @@ from services.formulation_api.supervision.schemas import (
     SupervisionKind,
 )
 from services.formulation_api.teams import service as teams
-from shared import audit
+from shared import audit, clock
 from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.errors import forbidden, not_found, unprocessable
@@ -43,6 +44,13 @@ async def _session_for(session: DbSession, user: Principal, session_id: uuid.UUI
     return sup
 
 
+def _as_of(day: date) -> datetime:
+    """Consent as it stood at the end of the session's (local) day; for today's session, now."""
+    if day >= clock.today():
+        return now()
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.zone()) - timedelta(microseconds=1)
+
+
 @router.post("", status_code=201, response_model=SessionOut, summary="Record a session")
 async def create_session(user: Supervisors, body: SessionIn, session: DbSession) -> SupervisionSession:
     await teams.require_team(session, body.team_id)
@@ -61,7 +69,7 @@ async def create_session(user: Supervisors, body: SessionIn, session: DbSession)
     "/{session_id}/cases",
     status_code=201,
     response_model=CaseOut,
-    summary="Discuss a case (group supervision needs the family's consent)",
+    summary="Discuss a case (group supervision needs the family's consent on the day of the session)",
 )
 async def add_case(
     user: Supervisors, session_id: uuid.UUID, body: CaseIn, session: DbSession
@@ -71,7 +79,14 @@ async def add_case(
     if family.team_id != sup.team_id:
         raise unprocessable("body.family_id", "family_not_in_team", "the family is another team's")
     if sup.kind == SupervisionKind.GROUP.value:
-        await require_consent(session, family.id, ConsentScope.GROUP_SUPERVISION, field="body.family_id")
+        # Consent as it stood on the day of the session, not on the day the case is written up.
+        await require_consent(
+            session,
+            family.id,
+            ConsentScope.GROUP_SUPERVISION,
+            field="body.family_id",
+            at=_as_of(sup.held_on),
+        )
     case = SupervisionCase(session_id=sup.id, **body.model_dump())
     session.add(case)
     await session.flush()

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.formulation_api.families.models import Family
@@ -33,6 +34,18 @@ async def open_caseloads(session: AsyncSession, subs: Sequence[str]) -> dict[str
     )
     counts = {sub: n for sub, n in (await session.execute(stmt)).all()}
     return {sub: counts.get(sub, 0) for sub in subs}
+
+
+def _caseload_key(sub: str) -> int:
+    """A stable signed 64-bit advisory lock key per worker (namespaced: other locks use constants)."""
+    digest = hashlib.sha256(f"formulation.caseload:{sub}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def lock_caseload(session: AsyncSession, sub: str) -> None:
+    """Serialise allocations to one worker until the transaction ends. Their caseload counts across
+    all their teams, so the team row lock alone lets two teams' managers both take the last place."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _caseload_key(sub)})
 
 
 async def memberships_in_cluster(session: AsyncSession, cluster_code: str, sub: str) -> Sequence[TeamMember]:

@@ -100,10 +100,17 @@ async def caseloads(session: AsyncSession, team: Team) -> tuple[Sequence[TeamMem
 
 
 async def check_capacity(session: AsyncSession, team: Team, lead_sub: str) -> CapacityCheck:
-    """The no-waiting-list rule; the caller holds the team row lock so checks serialise."""
+    """The no-waiting-list rule. The caller holds the team row lock (limits and members hold still);
+    the worker's caseload lock, taken here before counting, serialises allocations to the worker
+    from every team. Lock order everywhere: team row, worker, then the family row."""
+    await repository.lock_caseload(session, lead_sub)
     members, counts = await caseloads(session, team)
     loads = [WorkerLoad(m.sub, MemberRole(m.role), counts[m.sub]) for m in members]
     return check_allocation(lead_sub, loads, limits_of(team))
+
+
+async def lock_caseload(session: AsyncSession, sub: str) -> None:
+    await repository.lock_caseload(session, sub)
 
 
 def capacity_problem(check: CapacityCheck) -> Problem:
@@ -123,4 +130,4 @@ def capacity_problem(check: CapacityCheck) -> Problem:
     )
 
 
-__all__ = ["LEAD_ROLES", "capacity_problem", "check_capacity"]
+__all__ = ["LEAD_ROLES", "capacity_problem", "check_capacity", "lock_caseload"]
