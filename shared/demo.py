@@ -261,19 +261,19 @@ async def _demo_families(api: dict[str, httpx.AsyncClient], headers: Any) -> lis
         )
         fid = form["id"]
 
+        async def etag(fid: str = fid) -> str:
+            return (await f.get(f"/v1/formulations/{fid}", headers=sw)).headers["etag"]
+
         async def factor(kind: str, text: str, fid: str = fid) -> str:
             return str(
                 _ok(
                     await f.post(
                         f"/v1/formulations/{fid}/factors",
-                        headers=sw,
+                        headers={**sw, "If-Match": await etag()},
                         json={"kind": kind, "text": text, "driving": False},
                     )
                 )["id"]
             )
-
-        async def etag(fid: str = fid) -> str:
-            return (await f.get(f"/v1/formulations/{fid}", headers=sw)).headers["etag"]
 
         presenting = await factor("presenting", "Missing two days of school a week")
         await factor("precipitating", "Move to a new house in the summer")
