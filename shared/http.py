@@ -110,6 +110,13 @@ class UnitOfWork:
                 self.gate.release()
 
 
+# The HTML documents the services render (exports, printable plans) are self-contained: no script,
+# no fetched resource, not framed; a value that slipped past escaping could run nothing.
+STATIC_HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+}
+
+
 class UnitOfWorkRoute(APIRoute):
     """Gives the request a unit of work, and commits it only when the route answered 2xx/3xx.
 

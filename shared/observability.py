@@ -83,6 +83,12 @@ class ServiceMetrics:
         series[1].observe(seconds)
 
 
+# On every response: children's data must not sit in browser or proxy caches (a route that can be
+# cached says so with its own Cache-Control), and no response is sniffed into another type.
+_ALWAYS = ((b"x-content-type-options", b"nosniff"),)
+_NO_STORE = (*_ALWAYS, (b"cache-control", b"no-store"))
+
+
 class RequestContextMiddleware:
     """Request id, access log line, metrics, and the body-size limit, for every HTTP request."""
 
@@ -127,7 +133,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status_holder["status"] = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                headers = message.get("headers", ())
+                extra = _NO_STORE if not any(k == b"cache-control" for k, _ in headers) else _ALWAYS
+                message["headers"] = [*headers, request_id_header, *extra]
             await send(message)
 
         limit = self._limit(scope["path"]) if self.upload_limits else self.max_body_bytes

@@ -117,6 +117,9 @@ async def test_printable_html_export_escapes_text(org: Org) -> None:
     r = await org.client.get(f"/v1/formulations/{d.id}/export?format=html", headers=org.sw1)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
+    # nothing in the page may run or load, even if a value slipped past escaping; never cached
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+    assert (r.headers["cache-control"], r.headers["x-content-type-options"]) == ("no-store", "nosniff")
     assert "<script>alert(1)</script>" not in r.text
     assert "&lt;script&gt;" in r.text
     assert "Morning arguments" in r.text and "Rethink Formulation" in r.text

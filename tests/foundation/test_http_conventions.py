@@ -298,3 +298,13 @@ async def test_nul_character_is_a_422_naming_the_field(formulation_client, auth,
     assert r.status_code == 422
     assert (r.json()["field"], r.json()["rule"]) == ("body.name", "no_nul_character")
     await _nothing_stored(backbone)
+
+
+async def test_responses_are_never_cached_nor_sniffed(formulation_client, auth, backbone):
+    for r in (
+        await formulation_client.get("/v1/clusters", headers=auth("practitioner")),  # 200
+        await formulation_client.get("/v1/clusters"),  # 401 problem
+        await formulation_client.get("/healthz"),
+    ):
+        assert r.headers["cache-control"] == "no-store", r.url
+        assert r.headers["x-content-type-options"] == "nosniff", r.url

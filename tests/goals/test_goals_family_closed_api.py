@@ -138,6 +138,8 @@ async def test_sustainability_plan_can_follow_an_upstream_all_goals_achieved(
     assert [h[0] for h in headings] == ["a", "b", "c", "d", "e"]
     page = await goals_client.get(url, params={"format": "html"}, headers=worker)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert page.headers["cache-control"] == "no-store"
     assert "<li>School family support worker: 0113 000 0000</li>" in page.text
     assert "Late nights &amp; &lt;b&gt;shouting&lt;/b&gt;" in page.text and "<b>shouting" not in page.text
     bad = await goals_client.get(url, params={"format": "pdf"}, headers=worker)

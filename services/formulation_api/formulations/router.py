@@ -30,7 +30,7 @@ from shared import audit
 from shared.auth import Principal, Role, allow
 from shared.deps import DbSession
 from shared.errors import conflict, unprocessable
-from shared.http import APIRouter, etag_for
+from shared.http import STATIC_HTML_HEADERS, APIRouter, etag_for
 
 router = APIRouter(tags=["formulations"])
 Staff = Annotated[Principal, Depends(allow(Role.PRACTITIONER, Role.TEAM_MANAGER, Role.RETHINK_FACILITATOR))]
@@ -323,5 +323,5 @@ async def export_formulation(
         _out(loaded).model_dump(mode="json"), loaded.family.reference_name, recipient.value, agency
     )
     if format is ExportFormat.HTML:
-        return HTMLResponse(export.html(doc))
+        return HTMLResponse(export.html(doc), headers=STATIC_HTML_HEADERS)
     return JSONResponse(doc)

@@ -24,7 +24,7 @@ from services.goals_api.settings import Settings
 from shared import audit
 from shared.deps import DbSession
 from shared.errors import Problem
-from shared.http import APIRouter, check_if_match, etag_for
+from shared.http import STATIC_HTML_HEADERS, APIRouter, check_if_match, etag_for
 from shared.pagination import CursorParams, Page, paginate
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
@@ -121,7 +121,7 @@ async def sustainability_plan(
     await audit.record(session, user, "export", "plan", plan.id)
     copy = printable.build(plan, goals)
     if format == "html":
-        return HTMLResponse(printable.as_html(copy))
+        return HTMLResponse(printable.as_html(copy), headers=STATIC_HTML_HEADERS)
     return PlainTextResponse(printable.as_text(copy))
 
 
