@@ -88,10 +88,14 @@ _HTTP_RULES = {404: "not_found", 405: "method_not_allowed"}
 
 def _undecodable_body(request: Request, exc: StarletteHTTPException) -> Problem | None:
     """A JSON body that is not UTF-8, or nested deeper than the parser goes, is malformed JSON:
-    the same 422 json_invalid as a syntax error, not FastAPI's bare 400."""
-    if exc.status_code != 400 or exc.detail != _BODY_PARSE_ERROR:
+    the same 422 json_invalid as a syntax error, not FastAPI's bare 400. A form or multipart body
+    the parser cannot read (no boundary, a broken part) is a 422 form_invalid."""
+    if exc.status_code != 400:
         return None
-    if "json" not in request.headers.get("content-type", "json"):  # a form body: not ours to name
+    content_type = request.headers.get("content-type", "json")
+    if content_type.startswith(("multipart/", "application/x-www-form-urlencoded")):
+        return unprocessable("body", "form_invalid", str(exc.detail) or "the form body cannot be read")
+    if exc.detail != _BODY_PARSE_ERROR or "json" not in content_type:
         return None
     cause = exc.__cause__
     if isinstance(cause, UnicodeDecodeError):

@@ -1,8 +1,10 @@
 """Base pydantic models for request and response bodies."""
 
-from typing import Any
+import types
+from datetime import date
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -16,10 +18,37 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _is(annotation: Any, kind: type) -> bool:
+    """``kind``, or ``kind | None``."""
+    if annotation is kind:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = get_args(annotation)
+        return kind in args and all(a is kind or a is type(None) for a in args)
+    return False
+
+
 class RequestModel(BaseModel):
     """Input bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_lax_booleans_or_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        # Lax mode reads 0 and "no" as false, and a number as a date (seconds since 1970): a yes/no
+        # answer must be a JSON boolean, and a date a string.
+        if value is None or info.field_name is None:
+            return value
+        field = cls.model_fields.get(info.field_name)
+        if field is None:
+            return value
+        if _is(field.annotation, bool):
+            if not isinstance(value, bool):
+                raise PydanticCustomError("bool_type", "Input should be a JSON boolean (true or false)")
+        elif _is(field.annotation, date) and not isinstance(value, str | date):
+            raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

@@ -44,7 +44,17 @@ def _not_future_datetime(value: datetime) -> datetime:
     return value
 
 
+def _planned_date(value: date) -> date:
+    _plausible(value)
+    if value > clock.today() + PLANNING_HORIZON:
+        raise PydanticCustomError("date_too_late", "dates more than 5 years ahead are not accepted")
+    return value
+
+
+# A date that may lie ahead (a RES team's planned start), but not beyond any plan's horizon.
+PLANNING_HORIZON = timedelta(days=5 * 366)
 PastDate = Annotated[date, AfterValidator(_not_future_date)]
+PlannedDate = Annotated[date, AfterValidator(_planned_date)]
 PastDateTime = Annotated[datetime, AfterValidator(_not_future_datetime)]
 
-__all__ = ["PastDate", "PastDateTime", "RequestModel"]
+__all__ = ["PastDate", "PastDateTime", "PlannedDate", "RequestModel"]

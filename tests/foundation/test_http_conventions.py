@@ -308,3 +308,28 @@ async def test_responses_are_never_cached_nor_sniffed(formulation_client, auth, 
     ):
         assert r.headers["cache-control"] == "no-store", r.url
         assert r.headers["x-content-type-options"] == "nosniff", r.url
+
+
+async def test_yes_no_and_dates_are_not_read_from_numbers(formulation_client, auth, backbone):
+    admin = auth("admin")
+    for body, field in (
+        ({**CLUSTER, "co_located": 0}, "body.co_located"),
+        ({**CLUSTER, "co_located": "false"}, "body.co_located"),
+        ({**CLUSTER, "res_start": 0}, "body.res_start"),
+        ({**CLUSTER, "res_start": "1970-01-01"}, "body.res_start"),  # before 2000: a typing error
+        ({**CLUSTER, "res_start": "2099-01-01"}, "body.res_start"),  # beyond any plan
+    ):
+        r = await formulation_client.put("/v1/clusters/LAX-1", json=body, headers=admin)
+        assert r.status_code == 422, (body, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]], r.text
+    await _nothing_stored(backbone)
+
+
+async def test_an_unreadable_form_body_is_a_422_naming_the_body(metrics_client, auth):
+    r = await metrics_client.post(
+        "/v1/imports/ssda903",
+        content=b"--x\r\n",
+        headers={**auth("analyst"), "Content-Type": "multipart/form-data"},
+    )
+    assert r.status_code == 422, r.text
+    assert (r.json()["rule"], r.json()["field"]) == ("form_invalid", "body")

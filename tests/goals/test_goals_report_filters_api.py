@@ -81,3 +81,17 @@ async def test_closures_and_activities_filter_by_cluster_team_and_period(
         "/v1/reports/closures", params={"team_id": str(TEAM_B)}, headers=auth("team_manager", teams=[TEAM_A])
     )
     assert (r.status_code, r.json()["rule"]) == (403, "team_scope")
+
+
+async def test_text_filters_refuse_control_characters(goals_client, auth):
+    for path, param in (
+        ("/v1/reports/goal-progress", "cluster"),
+        ("/v1/reports/closures", "cluster"),
+        ("/v1/reports/score15", "cluster"),
+        ("/v1/reviews/overdue", "worker_sub"),
+    ):
+        r = await goals_client.get(
+            path, params={param: "a\x00b"}, headers=auth("team_manager", teams=[TEAM_A])
+        )
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["errors"][0]["field"] == f"query.{param}"

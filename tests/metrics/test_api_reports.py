@@ -226,3 +226,15 @@ async def test_series_chart_is_svg_with_res_start(metrics_client, auth, backbone
     assert len(drawn) == 2  # the two empty post-RES months (zeros are never suppressed)
     assert root.find(f"{ns}line[@class='post-average']") is None
     assert root.find(f"{ns}line[@class='pre-average']") is not None
+
+
+async def test_a_population_is_a_json_integer(metrics_client, auth, backbone, deliver_events):
+    await _clusters(backbone, deliver_events, {"A": "2018-03-01"})
+    for body in (
+        {"year": 2019, "children_0_17": True},
+        {"year": 2019, "children_0_17": "5977"},
+        {"year": "2019", "children_0_17": 5977},
+        {"year": 2019, "children_0_17": 12.0},
+    ):
+        r = await metrics_client.put("/v1/clusters/A/population", json=body, headers=auth("analyst"))
+        assert r.status_code == 422, (body, r.text)

@@ -2,7 +2,7 @@ from datetime import date
 
 from pydantic import ConfigDict, Field
 
-from services.formulation_api.inputs import RequestModel
+from services.formulation_api.inputs import PlannedDate, RequestModel
 from shared.schemas import ResponseModel
 
 
@@ -14,7 +14,7 @@ class ClusterPut(RequestModel):
     )
 
     name: str = Field(min_length=1, max_length=200, examples=["Seacroft & Manston"])
-    res_start: date | None = Field(
+    res_start: PlannedDate | None = Field(
         description="First month of the RES team's work (YYYY-MM-DD); null without RES",
         examples=["2017-10-01"],
     )

@@ -170,7 +170,9 @@ async def overdue(
     user: Workers,
     session: DbSession,
     params: Annotated[CursorParams, Depends()],
-    worker_sub: str | None = Query(None, max_length=64, description="Only this lead worker's plans"),
+    worker_sub: str | None = Query(
+        None, max_length=64, pattern=r"^[^\x00-\x1f]+$", description="Only this lead worker's plans"
+    ),
     as_of: date | None = Query(None, description="Look ahead or back (default today)"),
 ) -> Page[OverdueReview]:
     return await service.overdue_reviews(session, user, worker_sub, as_of or today(), params)

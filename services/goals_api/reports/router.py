@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 class Filters:
     def __init__(
         self,
-        cluster: str | None = Query(None, max_length=64, description="Cluster code"),
+        cluster: str | None = Query(None, pattern=r"^[A-Za-z0-9_-]{1,40}$", description="Cluster code"),
         team_id: uuid.UUID | None = Query(None, description="RES team id"),
         date_from: date | None = Query(None, alias="from", description="Period start (inclusive)"),
         date_to: date | None = Query(None, alias="to", description="Period end (inclusive)"),

@@ -26,8 +26,8 @@ ClusterCodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", examples
 class PopulationPut(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"year": 2019, "children_0_17": 5977}]})
 
-    year: int = Field(ge=1990, le=2100)
-    children_0_17: int = Field(ge=0, le=10_000_000, description="mid-year estimate, ages 0-17")
+    year: int = Field(ge=1990, le=2100, strict=True)
+    children_0_17: int = Field(ge=0, le=10_000_000, strict=True, description="mid-year estimate, ages 0-17")
 
 
 class PopulationOut(ResponseModel):
