@@ -5,7 +5,11 @@ event finds the row and does nothing; a handler that fails half-way rolls back b
 
 An event is never dropped: after its last attempt it is parked in dead_events, and while it cannot be
 parked either (the database is down) the job keeps being retried, with a bounded backoff, until it
-can. A handler that runs too long times out inside `handle_event`, a little before arq's own job
+can. An event this consumer cannot understand (an envelope that does not validate, a type it has
+no handler for, a version its catalogue does not know) is parked at once, since retrying cannot
+help: `rethink replay-dead` applies it once the consumer is upgraded.
+
+A handler that runs too long times out inside `handle_event`, a little before arq's own job
 timeout, so a slow attempt is an ordinary failed attempt (retried, then parked) rather than a job
 that arq fails and forgets.
 """
@@ -14,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -24,13 +30,14 @@ from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms, job_key_prefix
 from arq.cron import CronJob
 from arq.worker import Worker
+from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import clock
 from shared.db import infra_for
-from shared.events import EventEnvelope
+from shared.events import CATALOGUE, EventEnvelope
 from shared.queues import queue_name
 from shared.relay import HANDLE_EVENT
 
@@ -43,6 +50,18 @@ JOB_TIMEOUT_SECONDS = 300.0
 # arq's own attempt limit for event jobs: never reached. RETHINK_CONSUMER_MAX_TRIES decides when an
 # event is parked; the attempts after that only exist while parking fails, and must not run out.
 _UNTIL_PARKED = 2**31
+
+
+class UnknownEvent(ValueError):
+    """An event of a type this consumer has no handler for, or of a version it does not know."""
+
+
+def _check_known(handlers: Mapping[str, EventHandler], envelope: EventEnvelope) -> None:
+    spec = CATALOGUE.get(envelope.type)
+    if envelope.type not in handlers or spec is None:
+        raise UnknownEvent(f"no handler for {envelope.type}")
+    if envelope.version != spec.version:
+        raise UnknownEvent(f"{envelope.type} version {envelope.version} is not known")
 
 
 def handler_timeout(job_timeout: float) -> float:
@@ -61,7 +80,9 @@ async def apply_event(
     handlers: Mapping[str, EventHandler],
     envelope: EventEnvelope,
 ) -> bool:
-    """Apply an event once. Returns False when it had already been applied."""
+    """Apply an event once. Returns False when it had already been applied. Raises UnknownEvent,
+    recording nothing, for an event this consumer does not know (it must not count as done)."""
+    _check_known(handlers, envelope)
     processed = infra_for(schema).processed_events
     async with sessionmaker() as session, session.begin():
         claimed = await session.execute(
@@ -76,22 +97,47 @@ async def apply_event(
         )
         if claimed.first() is None:
             return False
-        handler = handlers.get(envelope.type)
-        if handler is not None:
-            await handler(session, envelope)
+        await handlers[envelope.type](session, envelope)
     return True
 
 
-async def _park(ctx: dict[str, Any], envelope: EventEnvelope, exc: Exception, attempts: int) -> None:
-    """Keep an event that failed every attempt, so it is replayed rather than lost."""
+def _raw_event_id(data: Any) -> uuid.UUID:
+    """The id to park undecodable job data under: its own event_id when that is a UUID, else one
+    made from the data itself, so a re-sent copy is parked on the same row."""
+    raw = data.get("event_id") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(str(raw)) if raw is not None else _uuid_of(data)
+    except ValueError:
+        return _uuid_of(data)
+
+
+def _uuid_of(data: Any) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, "rethink-event:" + json.dumps(data, sort_keys=True, default=str))
+
+
+async def _park(
+    ctx: dict[str, Any],
+    envelope: EventEnvelope | None,
+    exc: Exception,
+    attempts: int,
+    raw: Any = None,
+) -> None:
+    """Keep an event that failed every attempt, so it is replayed rather than lost. Job data that
+    is not a valid envelope is kept as it came (`raw`), for inspection and a later replay."""
     dead = infra_for(ctx["schema"]).dead_events
+    if envelope is not None:
+        event_id, event_type, data = envelope.event_id, envelope.type, envelope.model_dump(mode="json")
+    else:
+        raw_type = raw.get("type") if isinstance(raw, dict) else None
+        event_id, data = _raw_event_id(raw), raw if isinstance(raw, dict) else {"data": raw}
+        event_type = raw_type[:100] if isinstance(raw_type, str) and raw_type else "unknown"
     async with ctx["sessionmaker"]() as session, session.begin():
         await session.execute(
             insert(dead)
             .values(
-                event_id=envelope.event_id,
-                event_type=envelope.type,
-                envelope=envelope.model_dump(mode="json"),
+                event_id=event_id,
+                event_type=event_type,
+                envelope=data,
                 error_type=type(exc).__name__,
                 attempts=attempts,
             )
@@ -103,21 +149,25 @@ async def _park(ctx: dict[str, Any], envelope: EventEnvelope, exc: Exception, at
 
 
 async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
-    envelope = EventEnvelope.model_validate(data)
     loop = asyncio.get_running_loop()
     started = loop.time()
     job_timeout = float(ctx.get("job_timeout", JOB_TIMEOUT_SECONDS))
     attempt = ctx.get("job_try", 1)
-    facts = {"event_id": str(envelope.event_id), "event_type": envelope.type, "attempt": attempt}
+    envelope: EventEnvelope | None = None
+    facts: dict[str, Any] = {"attempt": attempt}
     try:
+        envelope = EventEnvelope.model_validate(data)
+        facts.update(event_id=str(envelope.event_id), event_type=envelope.type)
         async with asyncio.timeout(handler_timeout(job_timeout)):
             applied = await apply_event(ctx["sessionmaker"], ctx["schema"], ctx["handlers"], envelope)
     except Exception as exc:  # a handler timing out arrives here as TimeoutError, like any failure
-        if attempt >= ctx.get("max_tries", 25):
+        # Not understood (bad envelope, unknown type or version): no attempt can succeed, park now.
+        unknown = envelope is None or isinstance(exc, UnknownEvent)
+        if unknown or attempt >= ctx.get("max_tries", 25):
             try:
                 # whatever is left of the job's time, short of arq's timeout
                 async with asyncio.timeout_at(started + job_timeout * 0.95):
-                    await _park(ctx, envelope, exc, attempt)
+                    await _park(ctx, envelope, exc, attempt, raw=data)
             except Exception as park_exc:
                 log.error(
                     "event could not be parked in dead_events; will try again",
@@ -125,10 +175,18 @@ async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
                 )
                 await _keep_job(ctx)
                 raise Retry(defer=_backoff(attempt)) from park_exc
-            log.error(
-                "event parked in dead_events after its last attempt; replay with rethink replay-dead",
-                extra={**facts, "error": type(exc).__name__},
-            )
+            if unknown:
+                # the error names the type or version; never the payload
+                log.warning(
+                    "event not understood by this consumer, parked in dead_events; "
+                    "replay with rethink replay-dead after an upgrade",
+                    extra={**facts, "error": type(exc).__name__, "reason": _reason(exc)},
+                )
+            else:
+                log.error(
+                    "event parked in dead_events after its last attempt; replay with rethink replay-dead",
+                    extra={**facts, "error": type(exc).__name__},
+                )
             return "dead"
         log.warning("event handler failed; will retry", extra={**facts, "error": type(exc).__name__})
         raise Retry(defer=_backoff(attempt)) from exc
@@ -136,6 +194,13 @@ async def handle_event(ctx: dict[str, Any], data: dict[str, Any]) -> str:
     if applied and lag_hook is not None:
         lag_hook(envelope, time.time() - envelope.occurred_at.timestamp())
     return "applied" if applied else "duplicate"
+
+
+def _reason(exc: Exception) -> str:
+    """Why an event was not understood, without any of its values (a payload may not be logged)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
+    return str(exc)
 
 
 async def _keep_job(ctx: dict[str, Any]) -> None:

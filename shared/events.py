@@ -23,7 +23,10 @@ class Payload(BaseModel):
 
 
 class EventEnvelope(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Unknown envelope fields are ignored, not refused: during a rolling deploy a newer relay may add
+    # one (a trace id, say) before every consumer knows it. What an event means is in its type,
+    # version and payload; a payload change bumps the version, which a consumer checks.
+    model_config = ConfigDict(extra="ignore")
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
@@ -187,7 +190,8 @@ _SPECS = [
     EventSpec("formulation.completed", "formulation", ("goals",), FormulationCompleted),
     EventSpec("plan.opened", "goals", ("metrics",), PlanOpened),
     EventSpec("goal.scored", "goals", ("metrics",), GoalScored),
-    EventSpec("goal.status_changed", "goals", ("metrics",), GoalStatusChanged),
+    # No consumer yet: metrics counts goals from goal.scored and plan.closed.
+    EventSpec("goal.status_changed", "goals", (), GoalStatusChanged),
     EventSpec("plan.closed", "goals", ("metrics", "formulation"), PlanClosed),
     EventSpec("plan.reformulation_needed", "goals", ("formulation",), PlanReformulationNeeded),
 ]

@@ -4,6 +4,10 @@ One relay per producer holds a transaction-scoped advisory lock while it works, 
 processes can run (for availability) without interleaving: rows leave in outbox id order, and a row
 is marked published in the same transaction that held the lock. A crash after enqueueing but before
 that commit re-sends the rows; arq's job id and the consumers' processed-events table absorb it.
+
+A row whose type this relay's catalogue does not know (written by a newer producer during a rolling
+deploy) is neither sent nor marked published: it stays in the outbox, logged as an error once per
+relay process, for a relay that knows it; the rows behind it still leave.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import infra_for
 from shared.events import CATALOGUE, EventEnvelope
@@ -54,6 +58,7 @@ class Relay:
         self.queue_prefix = queue_prefix
         self.batch_size = batch_size
         self.outbox = infra_for(schema).outbox
+        self._unknown_logged: set[int] = set()
 
     async def run_once(self) -> int:
         """Relay one batch. Returns how many events were published (0 if another relay holds the lock)."""
@@ -61,10 +66,12 @@ class Relay:
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(self.schema))))
             if not locked:
                 return 0
+            unpublished = self.outbox.c.published_at.is_(None)
+            await self._log_unknown(conn, unpublished)
             rows = (
                 await conn.execute(
                     select(self.outbox)
-                    .where(self.outbox.c.published_at.is_(None))
+                    .where(unpublished, self.outbox.c.type.in_(list(CATALOGUE)))
                     .order_by(self.outbox.c.id)
                     .limit(self.batch_size)
                 )
@@ -80,6 +87,28 @@ class Relay:
             )
         return len(rows)
 
+    async def _log_unknown(self, conn: AsyncConnection, unpublished: Any) -> None:
+        """Rows of a type this relay does not know stay unpublished; say so once for each."""
+        rows = await conn.execute(
+            select(self.outbox.c.id, self.outbox.c.event_id, self.outbox.c.type)
+            .where(unpublished, self.outbox.c.type.not_in(list(CATALOGUE)))
+            .order_by(self.outbox.c.id)
+            .limit(100)
+        )
+        for row in rows:
+            if row.id in self._unknown_logged:
+                continue
+            self._unknown_logged.add(row.id)
+            log.error(
+                "outbox event of a type this relay does not know; left unpublished for a relay that does",
+                extra={
+                    "service": self.service,
+                    "event_id": str(row.event_id),
+                    "event_type": row.type,
+                    "outbox_id": row.id,
+                },
+            )
+
     async def _enqueue(self, row: Any) -> None:
         envelope = EventEnvelope(
             event_id=row.event_id,
@@ -90,8 +119,7 @@ class Relay:
             subject_id=row.subject_id,
             payload=row.payload,
         )
-        spec = CATALOGUE.get(envelope.type)
-        consumers = spec.consumers if spec else ()
+        consumers = CATALOGUE[envelope.type].consumers  # run_once selects known types only
         data = envelope.model_dump(mode="json")
         for consumer in consumers:
             await self.redis.enqueue_job(

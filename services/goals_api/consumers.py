@@ -175,9 +175,25 @@ async def on_family_lead_worker_changed(session: AsyncSession, event: EventEnvel
 
 
 async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> None:
+    """Only an event at least as recent as the one that set the row changes it: a late retry of an
+    older upsert cannot put an old RES start back."""
     p = ClusterUpserted.model_validate(event.payload)
-    values = {"code": p.cluster_code, "res_start": p.res_start, "co_located": p.co_located}
-    await _upsert(session, KnownCluster, values, key="code")
+    stmt = insert(KnownCluster).values(
+        code=p.cluster_code,
+        res_start=p.res_start,
+        co_located=p.co_located,
+        event_occurred_at=event.occurred_at,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[KnownCluster.code],
+            set_={k: stmt.excluded[k] for k in ("res_start", "co_located", "event_occurred_at")},
+            where=or_(
+                KnownCluster.event_occurred_at.is_(None),
+                stmt.excluded.event_occurred_at >= KnownCluster.event_occurred_at,
+            ),
+        )
+    )
 
 
 HANDLERS: dict[str, EventHandler] = {

@@ -4,15 +4,17 @@ formulation service applies the goals service's plan events once each."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
 from services.formulation_api.consumers import HANDLERS
+from shared import clock
 from shared.consumer import apply_event
 from shared.events import build_envelope
 from tests.formulation.conftest import Org
-from tests.formulation.test_api_formulations import clean
+from tests.formulation.test_api_formulations import Draft, clean
 
 
 async def _scalar(backbone: Any, sql: str, **params: Any) -> Any:
@@ -48,7 +50,7 @@ async def test_lifecycle_events_reach_goals_and_metrics(org: Org, backbone: Any,
     assert metrics_seen == 2  # referral.received and referral.accepted
 
 
-def _plan_closed(family_id: str, reason: str) -> Any:
+def _plan_closed(family_id: str, reason: str, on: str | date = "2026-04-01") -> Any:
     return build_envelope(
         "goals",
         "plan.closed",
@@ -59,7 +61,7 @@ def _plan_closed(family_id: str, reason: str) -> Any:
             "cluster_code": "RES-1",
             "reason_code": reason,
             "opened_on": "2026-01-01",
-            "closed_on": "2026-04-01",
+            "closed_on": str(on),
             "goals_total": 3,
             "goals_improved": 1,
             "goals_achieved": 0,
@@ -73,7 +75,8 @@ async def test_plan_closed_is_recorded_and_may_ask_for_a_new_formulation(org: Or
     family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
     sm = backbone.sessionmakers["formulation"]
     achieved = _plan_closed(family_id, "all_goals_achieved")
-    again = _plan_closed(family_id, "continued_intervention_new_formulation")
+    # closed today, after the formulation it worked on: no newer formulation answers the request
+    again = _plan_closed(family_id, "continued_intervention_new_formulation", on=clock.today())
     assert await apply_event(sm, "formulation", HANDLERS, achieved)
     assert await apply_event(sm, "formulation", HANDLERS, again)
     assert not await apply_event(sm, "formulation", HANDLERS, again)
@@ -81,7 +84,7 @@ async def test_plan_closed_is_recorded_and_may_ask_for_a_new_formulation(org: Or
     requests = await _scalar(backbone, "select count(*) from formulation.reformulation_requests")
     assert (plans, requests) == (2, 1)
     got = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()
-    assert got["reformulation_requested_on"] == "2026-04-01"
+    assert got["reformulation_requested_on"] == clock.today().isoformat()
 
 
 async def test_events_for_unknown_families_are_ignored(org: Org, backbone: Any) -> None:
@@ -137,3 +140,73 @@ async def test_event_driven_writes_are_audited_with_the_event_as_actor(org: Org,
         ("event:plan.reformulation_needed", "scheduler", "create", "reformulation_request", requests[1]),
         ("event:plan.closed", "scheduler", "update", "family_plan", plan_id),
     ]
+
+
+async def _formulate_again(org: Org, formulation_id: str) -> str:
+    """The worker formulates again and completes the new version (today)."""
+    v2 = (await org.client.post(f"/v1/formulations/{formulation_id}/reformulate", headers=org.sw1)).json()
+    etag = (await org.client.get(f"/v1/formulations/{v2['id']}", headers=org.sw1)).headers["etag"]
+    assert (await Draft(org, org.sw1, v2["id"], etag).complete()).status_code == 200
+    return str(v2["id"])
+
+
+async def test_a_late_request_flagged_before_a_newer_formulation_is_already_resolved(
+    org: Org, backbone: Any
+) -> None:
+    d = await clean(org)
+    assert (await d.complete()).status_code == 200
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
+    earlier = (clock.today() - timedelta(days=3)).isoformat()
+    # goals flagged v1 and closed a plan for a new formulation three days ago, but the events arrive
+    # late (retried, or parked and replayed): the worker has formulated again in the meantime
+    needed = build_envelope(
+        "goals",
+        "plan.reformulation_needed",
+        uuid.uuid4(),
+        {
+            "plan_id": str(uuid.uuid4()),
+            "family_id": family_id,
+            "formulation_id": d.id,
+            "flagged_on": earlier,
+            "reviews_without_progress": 3,
+        },
+    )
+    closed = _plan_closed(family_id, "continued_intervention_new_formulation", on=earlier)
+    v2 = await _formulate_again(org, d.id)
+    sm = backbone.sessionmakers["formulation"]
+    assert await apply_event(sm, "formulation", HANDLERS, needed)
+    assert await apply_event(sm, "formulation", HANDLERS, closed)
+    got = (await org.client.get(f"/v1/formulations/{v2}", headers=org.sw1)).json()
+    assert got["reformulation_requested_on"] is None
+    async with backbone.engines["formulation"].connect() as conn:
+        rows = await conn.execute(
+            text("select reason, resolved_by_formulation_id::text from formulation.reformulation_requests")
+        )
+        resolved = dict(rows.all())
+    # kept, and answered: the flagged v1 by the newer v2; the closure by a formulation completed
+    # after it (both were, in this test)
+    assert resolved["no_progress"] == v2
+    assert resolved["plan_closed_for_new_formulation"] in (d.id, v2)
+
+
+async def test_a_request_about_the_latest_formulation_stays_open(org: Org, backbone: Any) -> None:
+    d = await clean(org)
+    assert (await d.complete()).status_code == 200
+    family_id = (await org.client.get(f"/v1/formulations/{d.id}", headers=org.sw1)).json()["family_id"]
+    v2 = await _formulate_again(org, d.id)
+    today = clock.today().isoformat()
+    needed = build_envelope(
+        "goals",
+        "plan.reformulation_needed",
+        uuid.uuid4(),
+        {
+            "plan_id": str(uuid.uuid4()),
+            "family_id": family_id,
+            "formulation_id": v2,
+            "flagged_on": today,
+            "reviews_without_progress": 3,
+        },
+    )
+    assert await apply_event(backbone.sessionmakers["formulation"], "formulation", HANDLERS, needed)
+    got = (await org.client.get(f"/v1/formulations/{v2}", headers=org.sw1)).json()
+    assert got["reformulation_requested_on"] == today  # v2 is the one flagged: nothing answers it yet

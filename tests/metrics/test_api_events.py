@@ -250,3 +250,43 @@ async def test_a_redirect_counts_as_the_old_decline_with_reason_redirected(backb
     records, counts = await _declined_records(backbone)
     assert {r[4] for r in records} == {f"referral:{old}", f"referral:{new}"} and len(records) == 2
     assert counts == [("res_referral_declined", "RES-4", date(2019, 2, 1), 2)]
+
+
+async def test_a_late_older_cluster_upsert_does_not_bring_back_the_old_res_start(
+    backbone, formulation_client, metrics_client, auth
+):
+    """A retried attempt (or a second worker) can apply an older cluster.upserted after a newer one:
+    every table is split at res_start, so the newer date must stay."""
+    from shared.consumer import apply_event
+    from tests.foundation.effects import handler_installed
+
+    admin = auth("admin")
+    for res_start in ("2019-01-01", "2020-06-01"):
+        body = {"name": "Ord", "res_start": res_start, "co_located": res_start > "2020"}
+        r = await formulation_client.put("/v1/clusters/ORD-1", json=body, headers=admin)
+        assert r.status_code in (200, 201), r.text
+    assert await backbone.relay("formulation").drain() == 2
+    older, newer = await backbone.outbox_envelopes("formulation", "cluster.upserted")
+    metrics = next(s for s in backbone.services if s.name == "metrics")
+    real = metrics.handlers["cluster.upserted"]
+    failed: set[uuid.UUID] = set()
+
+    async def flaky(session, event):  # the older event's first attempt fails, as any may
+        if event.event_id == older.event_id and not failed:
+            failed.add(event.event_id)
+            raise ConnectionError("transient")
+        await real(session, event)
+
+    with handler_installed(metrics, "cluster.upserted", flaky):
+        worker = backbone.worker("metrics")
+        await worker.main()
+    assert worker.jobs_retried == 1 and worker.jobs_complete == 2  # the older one was applied last
+    r = await metrics_client.get("/v1/clusters", headers=auth("analyst"))
+    assert r.json()["items"] == [
+        {"code": "ORD-1", "res_start": "2020-06-01", "co_located": True, "populations": []}
+    ]
+    # a replay of the newer event (redelivered, processed row pruned) still applies
+    await apply_event(backbone.sessionmakers["metrics"], "metrics", {"cluster.upserted": real}, newer)
+    assert (await metrics_client.get("/v1/clusters", headers=auth("analyst"))).json()["items"][0][
+        "res_start"
+    ] == "2020-06-01"

@@ -58,3 +58,5 @@ class KnownCluster(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     res_start: Mapped[date | None] = mapped_column(Date)
     co_located: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the cluster.upserted event that set this row happened (see KnownFamily's *_since).
+    event_occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -16,6 +16,9 @@ class Cluster(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     res_start: Mapped[date | None] = mapped_column(Date, nullable=True)
     co_located: Mapped[bool | None] = mapped_column(nullable=True)
+    # When the cluster.upserted event that set this row happened: an older event applied late (a
+    # retry, a second worker) must not put an old RES start back.
+    event_occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
