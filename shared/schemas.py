@@ -2,7 +2,7 @@
 
 import types
 from datetime import date
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -18,13 +18,19 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _bare(annotation: Any) -> Any:
+    """The type under ``Annotated[...]`` (kept by pydantic inside ``X | None``)."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
 def _is(annotation: Any, kind: type) -> bool:
-    """``kind``, or ``kind | None``."""
-    if annotation is kind:
-        return True
+    """``kind`` (or a subclass: datetime for date), or the same ``| None``, annotated or not."""
+    annotation = _bare(annotation)
+    if isinstance(annotation, type):
+        return issubclass(annotation, kind)
     if get_origin(annotation) in (Union, types.UnionType):
-        args = get_args(annotation)
-        return kind in args and all(a is kind or a is type(None) for a in args)
+        args = [_bare(a) for a in get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], kind)
     return False
 
 
@@ -46,8 +52,8 @@ class RequestModel(BaseModel):
         if _is(field.annotation, bool):
             if not isinstance(value, bool):
                 raise PydanticCustomError("bool_type", "Input should be a JSON boolean (true or false)")
-        elif _is(field.annotation, date) and not isinstance(value, str | date):
-            raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+        elif _is(field.annotation, date) and not isinstance(value, str | date):  # date or datetime
+            raise PydanticCustomError("date_type", "Input should be a date (YYYY-MM-DD) or an ISO 8601 time")
         return value
 
     @field_validator("*", mode="after")

@@ -315,7 +315,7 @@ async def test_yes_no_and_dates_are_not_read_from_numbers(formulation_client, au
     for body, field in (
         ({**CLUSTER, "co_located": 0}, "body.co_located"),
         ({**CLUSTER, "co_located": "false"}, "body.co_located"),
-        ({**CLUSTER, "res_start": 0}, "body.res_start"),
+        ({**CLUSTER, "res_start": 1767225600}, "body.res_start"),  # 2026-01-01 in seconds: not a date
         ({**CLUSTER, "res_start": "1970-01-01"}, "body.res_start"),  # before 2000: a typing error
         ({**CLUSTER, "res_start": "2099-01-01"}, "body.res_start"),  # beyond any plan
     ):
@@ -333,3 +333,16 @@ async def test_an_unreadable_form_body_is_a_422_naming_the_body(metrics_client, 
     )
     assert r.status_code == 422, r.text
     assert (r.json()["rule"], r.json()["field"]) == ("form_invalid", "body")
+
+
+def test_optional_annotated_dates_and_times_are_not_read_from_numbers():
+    from pydantic import ValidationError
+
+    from services.formulation_api.families.schemas import ConsentIn
+
+    try:
+        ConsentIn.model_validate({"scope": "group_supervision", "given_by": "Parent", "given_at": 1767225600})
+    except ValidationError as exc:
+        assert [(e["type"], e["loc"]) for e in exc.errors()] == [("date_type", ("given_at",))]
+    else:
+        raise AssertionError("a number was read as a time")
