@@ -119,7 +119,7 @@ def date_out_of_range(day: date, today: date) -> str | None:
 
 # Outward codes: A9, A99, A9A, AA9, AA99, AA9A. The inward code is always digit + two letters,
 # so a postcode without its space still splits; an outward code alone ("LS11") has no sector.
-_OUTWARD = "[A-Z]{1,2}[0-9][A-Z0-9]?"
+_OUTWARD = "(?:[A-Z]{1,2}[0-9][A-Z0-9]?|GIR)"  # GIR 0AA: the one postcode outside the pattern
 _SPACED = re.compile(rf"^({_OUTWARD}) ([0-9])(?:[A-Z]{{2}})?$")  # LS9 7AB, or the sector LS9 7
 _UNSPACED = re.compile(rf"^({_OUTWARD})([0-9])[A-Z]{{2}}$")  # LS97AB
 _SECTOR = re.compile(rf"^({_OUTWARD}) ?([0-9])$")

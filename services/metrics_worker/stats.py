@@ -142,11 +142,30 @@ def _pooled_mantel_haenszel(strata: Sequence[tuple[int, float, int, float]]) -> 
     variance = sum((pre + post) * t0 * t1 / (t0 + t1) ** 2 for pre, t0, post, t1 in strata)
     observed = sum(post for _, _, post, _ in strata)
     p_value = float(sps.chi2.sf((observed - expected) ** 2 / variance, 1))
-    if num == 0 or den == 0:
-        return RateRatio(0.0 if num == 0 else None, (None, None), p_value)
+    if num == 0:  # no event after any start: 0, and the exact bound P(S = 0) = 2.5%
+        return RateRatio(0.0, (0.0, _bound_with_all_on_one_side(strata, post=False)), p_value)
+    if den == 0:  # no event before: unbounded above, exact lower bound P(S = N) = 2.5%
+        return RateRatio(None, (_bound_with_all_on_one_side(strata, post=True), None), p_value)
     ratio = num / den
     se = math.sqrt(variance / (num * den))
     return RateRatio(ratio, (ratio * math.exp(-Z95 * se), ratio * math.exp(Z95 * se)), p_value)
+
+
+def _bound_with_all_on_one_side(strata: Sequence[tuple[int, float, int, float]], post: bool) -> float:
+    """The exact bound when every event fell on one side: the ratio R at which that outcome has
+    probability 2.5%. All before: P(S = 0) = prod (t0 / (R t1 + t0))^n; all after:
+    P(S = N) = prod (R t1 / (R t1 + t0))^n; each is monotone in R."""
+    target = -math.log(0.025)
+
+    def excess(log_r: float) -> float:
+        r = math.exp(log_r)
+        if post:  # -log P(S = N), decreasing in R
+            total = sum((pre + n) * math.log1p(t0 / (r * t1)) for pre, t0, n, t1 in strata)
+            return target - total
+        total = sum((n + post_) * math.log1p(r * t1 / t0) for n, t0, post_, t1 in strata)
+        return total - target
+
+    return math.exp(_solve(excess, 0.0))
 
 
 def pooled_rate_ratio(strata: Sequence[tuple[int, float, int, float]]) -> PooledRateRatio:

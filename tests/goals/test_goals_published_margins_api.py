@@ -140,3 +140,15 @@ async def test_a_part_of_a_published_count_does_not_give_the_rest_away(
     raw, pub = await _reports(goals_client, auth, "/v1/reports/goal-progress")
     assert (raw["improved"], raw["improved_reliably"]) == (12, 10)
     assert (pub["improved"], pub["improved_reliably"]) == (12, "c")
+
+
+async def test_a_part_of_a_hidden_count_is_hidden_with_it(goals_client, auth, backbone, deliver_events):
+    # 6 improved, all reliably; 1 deteriorated (hidden, and improved with it): showing "6 improved
+    # reliably" would say improved is 6, and then deteriorated is 27 - 10 - 10 - 6 = 1
+    specs = [(SAFEGUARDING, (2, 6))] * 6 + [(SAFEGUARDING, UNCHANGED)] * 10
+    specs += [(SAFEGUARDING, (5, 3))] + [(SAFEGUARDING, NO_SCORE)] * 10
+    await _goals(goals_client, auth, backbone, deliver_events, specs)
+    raw, pub = await _reports(goals_client, auth, "/v1/reports/goal-progress")
+    assert (raw["improved"], raw["improved_reliably"], raw["deteriorated"]) == (6, 6, 1)
+    assert (pub["improved"], pub["deteriorated"]) == ("c", "c")
+    assert (pub["improved_reliably"], pub["deteriorated_reliably"]) == ("c", "c")

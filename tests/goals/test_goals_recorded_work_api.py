@@ -192,3 +192,43 @@ async def test_a_newer_acceptance_clears_an_unknown_reason_closure(
     # The family is accepted again (a new case): the open plan's reviews are chased again.
     await apply("referral.accepted", accepted_payload(f.family_id, TEAM, days_ago(1)), hours_ago=1)
     assert await marked() == ("open", None, [goal["id"]])
+
+
+async def _family_closed(backbone, deliver_events, f, reason: str, ago: int) -> None:  # type: ignore[no-untyped-def]
+    async with backbone.sessionmakers["formulation"]() as session, session.begin():
+        await outbox.emit(
+            session,
+            "family.closed",
+            subject_id=f.family_id,
+            payload={
+                "family_id": f.family_id,
+                "cluster_code": "RES-1",
+                "reason_code": reason,
+                "closed_on": days_ago(ago),
+            },
+        )
+    await deliver_events()
+
+
+async def test_family_closed_before_an_active_baseline_closes_on_that_baseline(
+    goals_client, auth, backbone, deliver_events
+):
+    f, worker, plan = await _one_plan(goals_client, auth, backbone, deliver_events)
+    await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(10).isoformat())
+    await _family_closed(backbone, deliver_events, f, "family_no_longer_wanted_support", 30)
+    got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
+    assert (got["status"], got["closed_on"]) == ("closed", days_ago(10).isoformat())
+    assert got["goals"][0]["status_changed_on"] == days_ago(10).isoformat()
+
+
+async def test_family_closed_as_all_goals_achieved_leaves_a_plan_without_goals_open(
+    goals_client, auth, backbone, deliver_events
+):
+    f, worker, plan = await _one_plan(goals_client, auth, backbone, deliver_events)
+    await _family_closed(backbone, deliver_events, f, "all_goals_achieved", 1)
+    got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
+    assert (got["status"], got["closure_reason"], got["family_closed_on"]) == (
+        "open",
+        None,
+        days_ago(1).isoformat(),
+    )

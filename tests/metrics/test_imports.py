@@ -175,6 +175,14 @@ def test_xml_rejects_entity_expansion():
 
 def test_postcode_sector_normalises_forms():
     assert postcode_sector("ls9 7ab") == "LS9 7"
+    for code in ("GIR 0AA", "gir0aa"):  # the one postcode outside the usual pattern
+        assert postcode_sector(code) == "GIR 0"
+    assert [postcode_sector(c) for c in ("EC1A 1BB", "W1A 0AX", "M1 1AE", "DN55 1PT")] == [
+        "EC1A 1",
+        "W1A 0",
+        "M1 1",
+        "DN55 1",
+    ]
     assert postcode_sector("LS97AB") == "LS9 7"
     assert postcode_sector("LS14 1") == "LS14 1"
     assert postcode_sector("LS") is None

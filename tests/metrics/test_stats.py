@@ -177,3 +177,16 @@ def test_fixed_effects_is_none_when_no_event_follows_the_start():
     counts = {("A", months[0]): 2, ("A", months[1]): 3, ("N", months[0]): 1, ("N", months[1]): 2}
     counts[("N", months[2])] = 4
     assert fixed_effects_rate_ratio(counts, ["A", "N"], months, {"A": months[2], "N": None}) is None
+
+
+@pytest.mark.parametrize(
+    "strata", [[(60, 24.0, 0, 12.0), (40, 24.0, 0, 12.0)], [(0, 24.0, 60, 12.0), (0, 24.0, 40, 12.0)]]
+)
+def test_mantel_haenszel_with_every_event_on_one_side_gives_the_exact_bound(strata, monkeypatch):
+    exact = pooled_rate_ratio(strata)
+    monkeypatch.setattr(stats, "EXACT_WORK_LIMIT", 0)
+    large = pooled_rate_ratio(strata)
+    assert large.method == "mantel_haenszel"
+    assert large.rate.ratio == exact.rate.ratio
+    for a, b in zip(large.rate.ci95, exact.rate.ci95, strict=True):
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9)

@@ -169,8 +169,7 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
             "with the family (what was worked on, achieved, how to keep going, supports with "
             "contact details, what to look out for)",
         )
-    has_goals = await session.scalar(select(Goal.id).where(Goal.plan_id == plan.id).limit(1))
-    if body.reason is ClosureReason.ALL_GOALS_ACHIEVED and has_goals is None:
+    if body.reason is ClosureReason.ALL_GOALS_ACHIEVED and not await _has_goals(session, plan.id):
         raise unprocessable(
             "body.reason",
             "no_goals",
@@ -181,11 +180,7 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
         raise unprocessable("body.closed_on", "date_in_future", "a plan cannot close in the future")
     if closed_on < plan.opened_on:
         raise unprocessable("body.closed_on", "before_opened", "a plan cannot close before it opened")
-    latest_baseline = await session.scalar(
-        select(func.max(Goal.baseline_on)).where(
-            Goal.plan_id == plan.id, Goal.status == GoalStatus.ACTIVE.value
-        )
-    )
+    latest_baseline = await _latest_active_baseline(session, plan.id)
     if latest_baseline is not None and closed_on < latest_baseline:
         raise unprocessable(
             "body.closed_on",
@@ -204,6 +199,19 @@ async def close_plan(session: AsyncSession, user: Principal, plan: Plan, body: P
     sustainability = body.sustainability_plan.model_dump(mode="json") if body.sustainability_plan else None
     await _close(session, user, plan, body.reason, closed_on, sustainability)
     return plan
+
+
+async def _has_goals(session: AsyncSession, plan_id: uuid.UUID) -> bool:
+    return await session.scalar(select(Goal.id).where(Goal.plan_id == plan_id).limit(1)) is not None
+
+
+async def _latest_active_baseline(session: AsyncSession, plan_id: uuid.UUID) -> date | None:
+    latest: date | None = await session.scalar(
+        select(func.max(Goal.baseline_on)).where(
+            Goal.plan_id == plan_id, Goal.status == GoalStatus.ACTIVE.value
+        )
+    )
+    return latest
 
 
 async def latest_recorded_work(session: AsyncSession, plan_id: uuid.UUID) -> date | None:
@@ -288,14 +296,23 @@ async def close_for_family(
         reason = None
     for plan in plans:
         plan.family_closed_on = closed_on
-        if reason is None:
+        # "All goals achieved" is not true of a plan without goals: left open and marked, as for
+        # a reason this service does not know, for the worker to close with a true one.
+        untrue = reason is ClosureReason.ALL_GOALS_ACHIEVED and not await _has_goals(session, plan.id)
+        if reason is None or untrue:
             await session.flush()
             await bump_revision(session, plan.id)
             await audit.record(session, FAMILY_CLOSED_ACTOR, "update", "plan", plan.id)
             continue
-        # A family closure back-dated before the plan opened, or before work recorded on it, still
-        # closes the plan: on its first day, or on the day of its latest recorded work.
-        on = max(closed_on, plan.opened_on, await latest_recorded_work(session, plan.id) or closed_on)
+        # A family closure back-dated before the plan opened, before an active goal's baseline or
+        # before work recorded on it still closes the plan: on the latest of those days, as a
+        # worker's close would have to.
+        on = max(
+            closed_on,
+            plan.opened_on,
+            await _latest_active_baseline(session, plan.id) or closed_on,
+            await latest_recorded_work(session, plan.id) or closed_on,
+        )
         await _close(session, FAMILY_CLOSED_ACTOR, plan, reason, on, None)
 
 

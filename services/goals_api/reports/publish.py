@@ -39,9 +39,13 @@ def single(value: int) -> Cell:
     return suppress_counts([value], threshold=THRESHOLD)[0]
 
 
-def part(value: int, whole: int) -> Cell:
+def part(value: int, whole: int, shown_whole: Cell) -> Cell:
     """A count of some of a published count (goals improved reliably, of those improved): the rest
-    is whole - value, so the two are one line against the whole."""
+    is whole - value, so the two are one line against the whole. When the whole is itself hidden
+    the part is too: shown, it would bound the hidden whole from below (all six improved goals
+    improved reliably: improved is six)."""
+    if shown_whole == SUPPRESSED:
+        return SUPPRESSED
     return line([value, whole - value], whole)[0][0]
 
 

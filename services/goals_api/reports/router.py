@@ -146,9 +146,9 @@ async def goal_progress(
         unchanged_pct=publish.pct(shares.unchanged_pct, *summary),
         deteriorated_pct=publish.pct(shares.deteriorated_pct, *summary),
         reliable_change_points=settings.reliable_change_points,
-        improved_reliably=publish.part(up, shares.improved),
-        deteriorated_reliably=publish.part(down, shares.deteriorated),
-        goals_worked_on_over_three_months=publish.part(over, shares.goals),
+        improved_reliably=publish.part(up, shares.improved, cells[0]),
+        deteriorated_reliably=publish.part(down, shares.deteriorated, cells[2]),
+        goals_worked_on_over_three_months=publish.part(over, shares.goals, total),
         by_category=[
             CategoryOut(
                 category=c.category,
