@@ -111,14 +111,15 @@ async def test_sustainability_plan_can_follow_an_upstream_all_goals_achieved(
     early = await goals_client.post(url, json=SUSTAINABILITY_PLAN, headers=worker)
     assert (early.status_code, early.json()["rule"]) == (409, "plan_open")
 
-    # Back-dated before the plan opened: the plan closes on its first day, never before it.
+    # Back-dated before the plan opened: the plan closes no earlier than a worker could close it,
+    # on the latest active goal's baseline (here after its first day).
     await _close_family(backbone, f.family_id, "all_goals_achieved", days_ago(30))
     await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     assert (got["status"], got["closure_reason"]) == ("closed", "all_goals_achieved")
-    assert got["closed_on"] == days_ago(10).isoformat()
+    assert got["closed_on"] == days_ago(8).isoformat()
     assert got["family_closed_on"] == days_ago(30).isoformat()
-    # The goals were achieved; a goal begun after the back-dated closure ends on its own first day.
+    # The goals were achieved, on the plan's closing day.
     assert [(g["id"], g["status"], g["status_changed_on"]) for g in got["goals"]] == [
         (goal["id"], "achieved", days_ago(8).isoformat())
     ]
