@@ -29,6 +29,7 @@ from shared.events import (
     FormulationCompleted,
     ReferralAccepted,
 )
+from shared.projections import upsert_if_newer
 
 # The actors in the audit log when an event, not a person, hands a plan to another worker or team.
 LEAD_CHANGED_ACTOR = Principal(sub="event:family.lead_worker_changed", role=Role.SCHEDULER)
@@ -178,22 +179,8 @@ async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> No
     """Only an event at least as recent as the one that set the row changes it: a late retry of an
     older upsert cannot put an old RES start back."""
     p = ClusterUpserted.model_validate(event.payload)
-    stmt = insert(KnownCluster).values(
-        code=p.cluster_code,
-        res_start=p.res_start,
-        co_located=p.co_located,
-        event_occurred_at=event.occurred_at,
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[KnownCluster.code],
-            set_={k: stmt.excluded[k] for k in ("res_start", "co_located", "event_occurred_at")},
-            where=or_(
-                KnownCluster.event_occurred_at.is_(None),
-                stmt.excluded.event_occurred_at >= KnownCluster.event_occurred_at,
-            ),
-        )
-    )
+    values = {"code": p.cluster_code, "res_start": p.res_start, "co_located": p.co_located}
+    await session.execute(upsert_if_newer(KnownCluster, "code", values, event.occurred_at))
 
 
 HANDLERS: dict[str, EventHandler] = {

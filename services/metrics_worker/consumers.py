@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import cast
 
 from pydantic import BaseModel
-from sqlalchemy import func, or_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics_worker.records import ServiceRecord
@@ -32,32 +31,16 @@ from shared.events import (
     ReferralReceived,
     ReferralRedirected,
 )
+from shared.projections import upsert_if_newer
 
 
 async def on_cluster_upserted(session: AsyncSession, event: EventEnvelope) -> None:
     """Every table is split at res_start: an older event applied late (a retry, a second worker)
     must not put an old date back, so the row changes only with an event at least as recent."""
     p = ClusterUpserted.model_validate(event.payload)
-    stmt = insert(Cluster).values(
-        code=p.cluster_code,
-        res_start=p.res_start,
-        co_located=p.co_located,
-        event_occurred_at=event.occurred_at,
-    )
+    values = {"code": p.cluster_code, "res_start": p.res_start, "co_located": p.co_located}
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[Cluster.code],
-            set_={
-                "res_start": stmt.excluded.res_start,
-                "co_located": stmt.excluded.co_located,
-                "event_occurred_at": stmt.excluded.event_occurred_at,
-                "updated_at": func.now(),
-            },
-            where=or_(
-                Cluster.event_occurred_at.is_(None),
-                stmt.excluded.event_occurred_at >= Cluster.event_occurred_at,
-            ),
-        )
+        upsert_if_newer(Cluster, "code", values, event.occurred_at, touch={"updated_at": func.now()})
     )
 
 
