@@ -122,6 +122,8 @@ async def test_a_group_supervision_formulation_needs_the_familys_consent(org: Or
         ("PATCH", f"{url}/factors/{d.f['keeps']}", {"text": "changed"}),
         ("PUT", f"{url}/factors/{d.f['keeps']}/prioritisation", ALL_FOUR),
         ("POST", f"{url}/complete", None),
+        # a reflection on the group's formulation adds to what the group holds about the family
+        ("POST", f"{url}/reflections", {"way": "with"}),
     ]
     for method, target, payload in attempts:
         assert refused(await org.client.request(method, target, json=payload, headers=h)), target

@@ -453,6 +453,8 @@ async def reflect(
 ) -> Reflection:
     loaded = await load(session, user, formulation_id)
     await _ensure_family_open(session, loaded.family)
+    # A reflection on a group's formulation adds to what the group holds about the family.
+    await ensure_context_consent(session, loaded.family.id, loaded.formulation.context)
     reflection = Reflection(
         formulation_id=loaded.formulation.id,
         way=body.way.value,
