@@ -180,3 +180,14 @@ def accepted_payload(
         "support_type": "early_help",
         "accepted_on": on,
     }
+
+
+async def emit_family_closed(backbone, family_id: uuid.UUID, reason: str, on: date) -> None:  # type: ignore[no-untyped-def]
+    """family.closed as the formulation service's outbox emits it (deliver_events carries it)."""
+    async with backbone.sessionmakers["formulation"]() as session, session.begin():
+        await outbox.emit(
+            session,
+            "family.closed",
+            subject_id=family_id,
+            payload={"family_id": family_id, "cluster_code": "RES-1", "reason_code": reason, "closed_on": on},
+        )

@@ -5,28 +5,18 @@ from datetime import date
 
 from sqlalchemy import text
 
-from shared import outbox
 from tests.goals.helpers import (
     SUSTAINABILITY_PLAN,
     accepted_payload,
     add_goal,
     complete_formulations,
     days_ago,
+    emit_family_closed,
     open_plan,
     score,
 )
 
 TEAM = uuid.uuid4()
-
-
-async def _close_family(backbone, family_id: uuid.UUID, reason: str, on: date) -> None:
-    async with backbone.sessionmakers["formulation"]() as session, session.begin():
-        await outbox.emit(
-            session,
-            "family.closed",
-            subject_id=family_id,
-            payload={"family_id": family_id, "cluster_code": "RES-1", "reason_code": reason, "closed_on": on},
-        )
 
 
 async def test_family_closed_closes_the_open_plan_with_its_reason(
@@ -42,7 +32,7 @@ async def test_family_closed_closes_the_open_plan_with_its_reason(
     await score(goals_client, worker, goal["id"], 7, days_ago(5))
     untouched = await open_plan(goals_client, worker, other)
 
-    await _close_family(backbone, f.family_id, "escalated_to_area_social_work", days_ago(2))
+    await emit_family_closed(backbone, f.family_id, "escalated_to_area_social_work", days_ago(2))
     await deliver_events()
 
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
@@ -113,7 +103,7 @@ async def test_sustainability_plan_can_follow_an_upstream_all_goals_achieved(
 
     # Back-dated before the plan opened: the plan closes no earlier than a worker could close it,
     # on the latest active goal's baseline (here after its first day).
-    await _close_family(backbone, f.family_id, "all_goals_achieved", days_ago(30))
+    await emit_family_closed(backbone, f.family_id, "all_goals_achieved", days_ago(30))
     await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     assert (got["status"], got["closure_reason"]) == ("closed", "all_goals_achieved")
@@ -160,7 +150,7 @@ async def test_unknown_closure_reason_marks_the_plan_and_stops_overdue_alerts(
     overdue = (await goals_client.get("/v1/reviews/overdue", headers=worker)).json()["items"]
     assert [o["goal_id"] for o in overdue] == [goal["id"]]
 
-    await _close_family(backbone, f.family_id, "moved_out_of_area", days_ago(1))
+    await emit_family_closed(backbone, f.family_id, "moved_out_of_area", days_ago(1))
     await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     # Not a plan closure reason: the plan stays open for the worker to close, but shows the case closed.

@@ -5,13 +5,13 @@ baseline. Also: closing "all goals achieved" needs goals; a newer acceptance reo
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from shared import outbox
 from tests.goals.helpers import (
     SUSTAINABILITY_PLAN,
     accepted_payload,
     add_goal,
     complete_formulations,
     days_ago,
+    emit_family_closed,
     goal_body,
     open_plan,
     score,
@@ -84,18 +84,7 @@ async def test_family_closed_before_recorded_work_closes_the_plan_on_its_last_wo
     f, worker, plan = await _one_plan(goals_client, auth, backbone, deliver_events)
     goal = await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(90).isoformat())
     await score(goals_client, worker, goal["id"], 6, days_ago(3))
-    async with backbone.sessionmakers["formulation"]() as session, session.begin():
-        await outbox.emit(
-            session,
-            "family.closed",
-            subject_id=f.family_id,
-            payload={
-                "family_id": f.family_id,
-                "cluster_code": "RES-1",
-                "reason_code": "family_no_longer_wanted_support",
-                "closed_on": days_ago(10),
-            },
-        )
+    await emit_family_closed(backbone, f.family_id, "family_no_longer_wanted_support", days_ago(10))
     await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     assert (got["status"], got["closed_on"], got["family_closed_on"]) == (
@@ -194,28 +183,13 @@ async def test_a_newer_acceptance_clears_an_unknown_reason_closure(
     assert await marked() == ("open", None, [goal["id"]])
 
 
-async def _family_closed(backbone, deliver_events, f, reason: str, ago: int) -> None:  # type: ignore[no-untyped-def]
-    async with backbone.sessionmakers["formulation"]() as session, session.begin():
-        await outbox.emit(
-            session,
-            "family.closed",
-            subject_id=f.family_id,
-            payload={
-                "family_id": f.family_id,
-                "cluster_code": "RES-1",
-                "reason_code": reason,
-                "closed_on": days_ago(ago),
-            },
-        )
-    await deliver_events()
-
-
 async def test_family_closed_before_an_active_baseline_closes_on_that_baseline(
     goals_client, auth, backbone, deliver_events
 ):
     f, worker, plan = await _one_plan(goals_client, auth, backbone, deliver_events)
     await add_goal(goals_client, worker, plan["id"], f, baseline_on=days_ago(10).isoformat())
-    await _family_closed(backbone, deliver_events, f, "family_no_longer_wanted_support", 30)
+    await emit_family_closed(backbone, f.family_id, "family_no_longer_wanted_support", days_ago(30))
+    await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     assert (got["status"], got["closed_on"]) == ("closed", days_ago(10).isoformat())
     assert got["goals"][0]["status_changed_on"] == days_ago(10).isoformat()
@@ -225,7 +199,8 @@ async def test_family_closed_as_all_goals_achieved_leaves_a_plan_without_goals_o
     goals_client, auth, backbone, deliver_events
 ):
     f, worker, plan = await _one_plan(goals_client, auth, backbone, deliver_events)
-    await _family_closed(backbone, deliver_events, f, "all_goals_achieved", 1)
+    await emit_family_closed(backbone, f.family_id, "all_goals_achieved", days_ago(1))
+    await deliver_events()
     got = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=worker)).json()
     assert (got["status"], got["closure_reason"], got["family_closed_on"]) == (
         "open",

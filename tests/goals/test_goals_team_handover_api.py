@@ -27,6 +27,22 @@ def _closed(family_id: uuid.UUID, reason: str, on: date) -> dict[str, Any]:
     return {"family_id": family_id, "cluster_code": "RES-1", "reason_code": reason, "closed_on": on}
 
 
+async def _team_a_plan(goals_client, auth, backbone, deliver_events):  # type: ignore[no-untyped-def]
+    """A family accepted by team A (lead swA) with a plan team A opened; tokens for swA and swB."""
+    (f,) = await complete_formulations(backbone, 1, team_id=TEAM_A, lead="swA")
+    await _emit(
+        backbone,
+        "referral.accepted",
+        f.family_id,
+        accepted_payload(f.family_id, TEAM_A, days_ago(400), lead="swA"),
+    )
+    await deliver_events()
+    sw_a = auth("practitioner", sub="swA", teams=[TEAM_A])
+    sw_b = auth("practitioner", sub="swB", teams=[TEAM_B])
+    plan = await open_plan(goals_client, sw_a, f, opened_on=days_ago(300).isoformat())
+    return f, sw_a, sw_b, plan
+
+
 async def _plan_audits(backbone, plan_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     async with backbone.engines["goals"].connect() as conn:
         rows = await conn.scalars(
@@ -40,17 +56,7 @@ async def _plan_audits(backbone, plan_id: str) -> list[str]:  # type: ignore[no-
 
 
 async def test_a_re_referred_family_is_planned_by_its_new_team(goals_client, auth, backbone, deliver_events):
-    (f,) = await complete_formulations(backbone, 1, team_id=TEAM_A, lead="swA")
-    await _emit(
-        backbone,
-        "referral.accepted",
-        f.family_id,
-        accepted_payload(f.family_id, TEAM_A, days_ago(400), lead="swA"),
-    )
-    await deliver_events()
-    sw_a = auth("practitioner", sub="swA", teams=[TEAM_A])
-    sw_b = auth("practitioner", sub="swB", teams=[TEAM_B])
-    first = await open_plan(goals_client, sw_a, f, opened_on=days_ago(300).isoformat())
+    f, sw_a, sw_b, first = await _team_a_plan(goals_client, auth, backbone, deliver_events)
 
     # Team A closes the case; a manager re-refers the family and team B accepts it, lead swB.
     await _emit(
@@ -84,17 +90,7 @@ async def test_a_re_referred_family_is_planned_by_its_new_team(goals_client, aut
 
 
 async def test_an_open_plan_follows_the_family_to_its_new_team(goals_client, auth, backbone, deliver_events):
-    (f,) = await complete_formulations(backbone, 1, team_id=TEAM_A, lead="swA")
-    await _emit(
-        backbone,
-        "referral.accepted",
-        f.family_id,
-        accepted_payload(f.family_id, TEAM_A, days_ago(400), lead="swA"),
-    )
-    await deliver_events()
-    sw_a = auth("practitioner", sub="swA", teams=[TEAM_A])
-    sw_b = auth("practitioner", sub="swB", teams=[TEAM_B])
-    plan = await open_plan(goals_client, sw_a, f, opened_on=days_ago(300).isoformat())
+    f, sw_a, sw_b, plan = await _team_a_plan(goals_client, auth, backbone, deliver_events)
     etag = (await goals_client.get(f"/v1/plans/{plan['id']}", headers=sw_a)).headers["etag"]
 
     # A closure reason this service does not know leaves the plan open; the family is then
