@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Literal
@@ -31,11 +31,15 @@ def collecting() -> Iterator[list[tuple[str, str]]]:
         _collected.reset(token)
 
 
-def note(resource_type: str, resource_ids: list[object]) -> None:
-    """Tell a collector about audit rows written some other way (shared.atomic's statement)."""
+def _collect(resources: Iterable[tuple[str, str]]) -> None:
     pairs = _collected.get()
     if pairs is not None:
-        pairs.extend((resource_type, str(rid)) for rid in resource_ids)
+        pairs.extend(resources)
+
+
+def note(resource_type: str, resource_ids: list[object]) -> None:
+    """Tell a collector about audit rows written some other way (shared.atomic's statement)."""
+    _collect((resource_type, str(rid)) for rid in resource_ids)
 
 
 async def record(
@@ -80,6 +84,4 @@ async def record_pairs(
             for resource_type, resource_id in resources
         ],
     )
-    pairs = _collected.get()
-    if pairs is not None:
-        pairs.extend(resources)
+    _collect(resources)

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.auth import Role, issue_dev_token
 from shared.embedded import env_urls, start_postgres, start_redis
-from shared.local_db import NoDatabase, database_url
+from shared.local_db import NoDatabase, database_url, embedded_pgdata
 from shared.logs import configure_logging
 from shared.registry import PACKAGES, SERVICE_NAMES, load
 from shared.settings import ServiceSettings
@@ -217,9 +217,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         db_url, redis_url = env_urls()
         if not db_url:
+            pgdata = embedded_pgdata(settings)  # the folder the one-shot commands attach to
             with signals.held():
-                pg_handle, db_url = start_postgres(data_dir / "pg")
-            print(f"PostgreSQL (embedded, pgserver): data in {data_dir / 'pg'}")
+                pg_handle, db_url = start_postgres(pgdata)
+            print(f"PostgreSQL (embedded, pgserver): data in {pgdata}")
         if not redis_url:
             with signals.held():
                 redis_proc = start_redis(data_dir / "redis", port=args.redis_port)

@@ -2,7 +2,7 @@
 
 import types
 from datetime import date
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -38,6 +38,19 @@ class RequestModel(BaseModel):
     """Input bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Per class, the fields lax mode would read too freely: name -> bool or date (worked out once
+    # when the class is defined, not for every field of every request).
+    _strict_kinds: ClassVar[dict[str, type]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._strict_kinds = {
+            name: kind
+            for name, field in cls.model_fields.items()
+            for kind in (bool, date)
+            if _is(field.annotation, kind)
+        }
 
     @field_validator("*", mode="before")
     @classmethod
@@ -46,13 +59,10 @@ class RequestModel(BaseModel):
         # answer must be a JSON boolean, and a date a string.
         if value is None or info.field_name is None:
             return value
-        field = cls.model_fields.get(info.field_name)
-        if field is None:
-            return value
-        if _is(field.annotation, bool):
-            if not isinstance(value, bool):
-                raise PydanticCustomError("bool_type", "Input should be a JSON boolean (true or false)")
-        elif _is(field.annotation, date) and not isinstance(value, str | date):  # date or datetime
+        kind = cls._strict_kinds.get(info.field_name)
+        if kind is bool and not isinstance(value, bool):
+            raise PydanticCustomError("bool_type", "Input should be a JSON boolean (true or false)")
+        if kind is date and not isinstance(value, str | date):  # date or datetime
             raise PydanticCustomError("date_type", "Input should be a date (YYYY-MM-DD) or an ISO 8601 time")
         return value
 

@@ -245,7 +245,7 @@ async def get_costs(
     summed: set[str] = set()
     for line, measure, _code in LINES:
         counts = await monthly_counts(session, measure, first, last)
-        _rows, total = pre_post_table(counts, starts, first, last)
+        prepost, total = pre_post_table(counts, starts, first, last)
         # volumes are the summed cluster monthly averages, as in the report's Table 3
         pre[line] = Decimal(repr(total.pre_monthly_average))
         post[line] = Decimal(repr(total.post_monthly_average))
@@ -253,7 +253,7 @@ async def get_costs(
         if shown == "published":
             # a volume (and every money figure built from it) is hidden exactly when the
             # published before/after table hides that summed average
-            for side, is_hidden in reports.published_totals_hidden(counts, starts, first, last).items():
+            for side, is_hidden in reports.published_totals_hidden(prepost, total).items():
                 if is_hidden:
                     hidden[side].add(line)
     table = _table_out(cost_table(pre, post, cat))

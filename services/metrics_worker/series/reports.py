@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.metrics_worker.access import Disclosure
 from services.metrics_worker.months import add_months, format_month, month_of, month_range
-from services.metrics_worker.prepost import PrePostRow, pre_post_table
+from services.metrics_worker.prepost import PrePostRow, PrePostTotal, pre_post_table
 from services.metrics_worker.reference.models import Cluster, Population
 from services.metrics_worker.series.service import freshness, monthly_counts
 from services.metrics_worker.stats import RateRatio, fixed_effects_rate_ratio
@@ -110,7 +110,12 @@ def _table_out(
     last: date,
     disclosure: Disclosure,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    table, total = pre_post_table(counts, starts, first, last)
+    return _table_dicts(*pre_post_table(counts, starts, first, last), disclosure)
+
+
+def _table_dicts(
+    table: list[PrePostRow], total: PrePostTotal, disclosure: Disclosure
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     rows = [_row(r) for r in table]
     total_out: dict[str, Any] = {
         "cluster": "RES clusters with months before and after their start",
@@ -134,12 +139,10 @@ def _table_out(
     return rows, total_out
 
 
-def published_totals_hidden(
-    counts: dict[tuple[str, date], int], starts: dict[str, date], first: date, last: date
-) -> dict[str, bool]:
+def published_totals_hidden(table: list[PrePostRow], total: PrePostTotal) -> dict[str, bool]:
     """Per side ("pre", "post"): does the published before/after table hide its summed average?"""
-    _, total = _table_out(counts, starts, first, last, "published")
-    return {side: total[f"{side}_monthly_average"] == SUPPRESSED for side in ("pre", "post")}
+    _, published = _table_dicts(table, total, "published")
+    return {side: published[f"{side}_monthly_average"] == SUPPRESSED for side in ("pre", "post")}
 
 
 async def pre_post_report(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from services.metrics_worker.records import RecordType
+from services.metrics_worker.records import EARLIEST_RECORD_YEAR, RecordType
 from shared import clock
 from shared.schemas import RequestModel, ResponseModel
 
@@ -29,8 +29,8 @@ class ServiceEventIn(RequestModel):
     def not_in_future(cls, value: dt.date) -> dt.date:
         if value > clock.today():
             raise ValueError("date is in the future")
-        if value.year < 1990:
-            raise ValueError("date is before 1990")
+        if value.year < EARLIEST_RECORD_YEAR:  # the importers' floor too
+            raise ValueError(f"date is before {EARLIEST_RECORD_YEAR}")
         return value
 
 
