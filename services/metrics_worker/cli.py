@@ -96,9 +96,7 @@ async def run_import(args: argparse.Namespace, settings: Settings) -> tuple[int,
         out["message"] = "rows were rejected; nothing was applied (use --allow-partial)"
         return 1, out
     except service.ImportError_ as exc:
-        # the parsers call the main file "file": name the argument, as the API names its part
-        main = "episodes" if args.kind == "ssda903" else "census"
-        return 2, _refused(main if exc.field == "file" else exc.field, exc.rule, exc.detail)
+        return 2, _refused(exc.field, exc.rule, exc.detail)
     except PseudonymKeyMissing as exc:
         return 2, _refused("pseudonym_key", "pseudonym_key_missing", str(exc))
     finally:

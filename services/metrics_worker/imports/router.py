@@ -20,10 +20,8 @@ from shared.http import APIRouter
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 
 
-def _refused(exc: service.ImportError_, main_part: str) -> Problem:
-    """The parsers call the main file "file"; the problem names the upload's part for it."""
-    part = main_part if exc.field == "file" else exc.field
-    return unprocessable(f"body.{part}", exc.rule, exc.detail)
+def _refused(exc: service.ImportError_) -> Problem:
+    return unprocessable(f"body.{exc.field}", exc.rule, exc.detail)
 
 
 async def _apply(
@@ -33,19 +31,18 @@ async def _apply(
     records: Any,
     report: ImportReport,
     allow_partial: bool,
-    main_part: str,
 ) -> dict[str, Any]:
     try:
         run = await service.apply_file(session, user, kind, records, report, allow_partial=allow_partial)
     except service.ImportError_ as exc:
-        raise _refused(exc, main_part) from None
+        raise _refused(exc) from None
     except service.FileHasErrors as exc:
         raise Problem(
             422,
             detail=f"{exc.report.rejected_count} rows were rejected; nothing was applied. Fix "
             "them, or send allow_partial=true to apply the file without them.",
             rule="file_has_errors",
-            field=f"body.{main_part}",
+            field=f"body.{service.MAIN_PART[kind]}",
             report=service.report_out(exc.report),
         ) from None
     return service.report_out(report, run)
@@ -88,9 +85,9 @@ async def import_ssda903(
             header.file if header is not None else None,
         )
     except service.ImportError_ as exc:
-        raise _refused(exc, "episodes") from None
+        raise _refused(exc) from None
     kind: service.Kind = "ssda903_xml" if format == "xml" else "ssda903_csv"
-    return await _apply(session, user, kind, records, report, allow_partial, "episodes")
+    return await _apply(session, user, kind, records, report, allow_partial)
 
 
 @router.post(
@@ -117,12 +114,12 @@ async def import_cin(
     try:
         children = service.read_map(child_map.file, "child_map", "LAchildID")
     except service.ImportError_ as exc:
-        raise _refused(exc, "census") from None
+        raise _refused(exc) from None
     report = ImportReport()
     records = service.cin_records(
         census.file, children, await request_pseudonym_key(request, session), report
     )
-    return await _apply(session, user, "cin_xml", records, report, allow_partial, "census")
+    return await _apply(session, user, "cin_xml", records, report, allow_partial)
 
 
 @router.get("/{import_id}", summary="The report of an applied import")

@@ -47,6 +47,8 @@ from shared import audit
 from shared.auth import Principal
 
 Kind = Literal["ssda903_csv", "ssda903_xml", "cin_xml"]
+# The upload part (and CLI argument) that holds each kind's main file: refusals name it.
+MAIN_PART: dict[Kind, str] = {"ssda903_csv": "episodes", "ssda903_xml": "episodes", "cin_xml": "census"}
 STAGE = "metrics_import_stage"
 CIN_RE_REFERRALS_LOCK = zlib.crc32(b"metrics.cin_re_referrals")
 _CLUSTER = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -66,7 +68,7 @@ class FileHasErrors(Exception):
         self.report = report
 
 
-def text_lines(stream: IO[bytes], field: str = "file") -> Iterator[str]:
+def text_lines(stream: IO[bytes], field: str) -> Iterator[str]:
     """Decode a byte stream lazily (UTF-8, BOM tolerated); a bad byte aborts the import, naming
     the part (``field``) it came in."""
     wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
@@ -111,13 +113,13 @@ def read_map(stream: IO[bytes], field: str, key_name: str) -> dict[str, str]:
     return out
 
 
-def _guarded(records: Iterable[ServiceRecord]) -> Iterator[ServiceRecord]:
+def _guarded(records: Iterable[ServiceRecord], part: str) -> Iterator[ServiceRecord]:
     try:
         yield from records
     except (ParseError, DefusedXmlException) as exc:
-        raise ImportError_("file", "malformed_xml", f"the XML cannot be read: {exc}") from None
+        raise ImportError_(part, "malformed_xml", f"the XML cannot be read: {exc}") from None
     except FileFormatError as exc:
-        raise ImportError_("file", "file_format", str(exc)) from None
+        raise ImportError_(part, "file_format", str(exc)) from None
 
 
 def _header_file(stream: IO[bytes], report: ImportReport) -> HeaderFile:
@@ -170,7 +172,7 @@ async def apply_file(
     """
     started = datetime.now(UTC)
     run_id = uuid.uuid4()
-    source = _guarded(records)
+    source = _guarded(records, MAIN_PART[kind])
 
     def next_chunk() -> list[ServiceRecord]:
         return list(islice(source, CHUNK_RECORDS))
@@ -263,7 +265,7 @@ def ssda903_records(
     parser = EpisodeParser(report, sector_map, keyed_pseudonymiser(key, "la-child"), children)
     if fmt == "xml":
         return parse_episodes_xml(episodes, parser)
-    return parse_episodes_csv(text_lines(episodes), parser)
+    return parse_episodes_csv(text_lines(episodes, "episodes"), parser)
 
 
 def cin_records(
